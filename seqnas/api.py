@@ -1,0 +1,203 @@
+"""The public Python entry points: search, resume, load."""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from seqnas.errors import ConfigError
+from seqnas.evaluation import TrainBudget, parse_objectives
+from seqnas.execution import make_executor
+from seqnas.pareto import pareto_mask
+from seqnas.progress import RichProgress
+from seqnas.runner import NoProgress, Runner
+from seqnas.space import Arch, SearchSpace, get_space
+from seqnas.storage import Storage, StudyRow
+from seqnas.strategies import make_strategy
+from seqnas.study import Budget, StudySettings, make_evaluator, open_study
+from seqnas.tasks import task_spec
+from seqnas.trial import TrialRecord, TrialState
+
+
+@dataclass
+class SearchResult:
+    """A study as stored: its trials, the best architecture and (multi-objective) the Pareto front."""
+
+    study: str
+    db: str
+    space: SearchSpace
+    strategy: str
+    settings: StudySettings
+    records: list[TrialRecord]
+
+    @property
+    def objectives(self) -> tuple[str, ...]:
+        return self.settings.objectives
+
+    @property
+    def completed(self) -> list[TrialRecord]:
+        return [r for r in self.records if r.kind == "arch" and r.state is TrialState.COMPLETE]
+
+    @property
+    def best_trial(self) -> TrialRecord | None:
+        done = self.completed
+        return min(done, key=lambda r: (r.value, r.number)) if done else None
+
+    @property
+    def best_arch(self) -> Arch | None:
+        b = self.best_trial
+        return b.arch if b else None
+
+    @property
+    def best_value(self) -> float | None:
+        b = self.best_trial
+        return b.value if b else None
+
+    @property
+    def trials(self) -> pd.DataFrame:
+        """One row per trial: number, state, kind, value, arch, arch_hash, error, duration, every metric."""
+        rows = []
+        for r in self.records:
+            row: dict[str, Any] = {
+                "number": r.number, "state": r.state.value, "kind": r.kind, "value": r.value,
+                "arch": r.arch.to_dict() if r.arch else None, "arch_hash": r.arch.key if r.arch else None,
+                "error": r.error, "duration": r.duration,
+            }
+            row.update(r.metrics)
+            row.update(r.values)
+            rows.append(row)
+        cols = ["number", "state", "kind", "value", "arch", "arch_hash", "error", "duration"]
+        return pd.DataFrame(rows, columns=cols + sorted({k for row in rows for k in row} - set(cols)))
+
+    @property
+    def pareto(self) -> pd.DataFrame:
+        """The non-dominated completed trials over all objectives, best first."""
+        done = self.completed
+        if not done:
+            return self.trials.iloc[0:0]
+        pts = np.array([[float(r.values[o]) for o in self.objectives] for r in done])
+        numbers = [r.number for r, keep in zip(done, pareto_mask(pts)) if keep]
+        df = self.trials
+        return df[df["number"].isin(numbers)].sort_values(list(self.objectives)).reset_index(drop=True)
+
+    def __repr__(self) -> str:
+        return (f"SearchResult(study={self.study!r}, strategy={self.strategy!r}, trials={len(self.records)}, "
+                f"best_value={self.best_value!r})")
+
+
+def _result(storage: Storage, row: StudyRow) -> SearchResult:
+    return SearchResult(row.name, str(storage.path), SearchSpace.from_json(row.space), row.strategy,
+                        StudySettings.from_json(row.settings), storage.trials(row))
+
+
+def _progress(progress: bool | None, label: str) -> Any:
+    import sys
+
+    show = sys.stderr.isatty() if progress is None else progress
+    return RichProgress(label) if show else NoProgress()
+
+
+def _check_picklable(objective: Callable[..., Any], workers: int) -> None:
+    if workers > 1:
+        try:
+            pickle.dumps(objective)
+        except Exception:  # noqa: BLE001 - any pickling failure means the same thing here
+            raise ConfigError("objective= must be a module-level function to run with workers > 1 (lambdas and "
+                              "local functions cannot be sent to worker processes); or use workers=1") from None
+
+
+def search(
+    space: Any = "rnn-macro",
+    *,
+    task: Any = None,
+    csv: str | None = None,
+    target: str | None = None,
+    features: Sequence[str] = (),
+    time_column: str | None = None,
+    window: int | None = None,
+    horizon: int | None = None,
+    objective: Callable[[Arch], Any] | None = None,
+    strategy: str = "random",
+    strategy_options: dict[str, Any] | None = None,
+    trials: int | None = None,
+    seconds: float | None = None,
+    cpu_seconds: float | None = None,
+    seed: int = 0,
+    objectives: str | Sequence[str] | None = None,
+    max_params: int | None = None,
+    train: TrainBudget | dict[str, Any] | None = None,
+    study: str | None = None,
+    db: str | None = None,
+    workers: int = 1,
+    executor: str | None = None,
+    executor_options: dict[str, Any] | None = None,
+    progress: bool | None = None,
+) -> SearchResult:
+    """Search ``space`` on a task (built-in, or ``csv``/``target``) or on ``objective(arch) -> float``.
+
+    With ``db`` the study is stored there; calling ``search`` again with the same ``study`` and
+    ``db`` continues it (to the new budget) instead of starting over.
+    """
+    sp = get_space(space)
+    if objective is not None:
+        if task is not None or csv is not None:
+            raise ConfigError("give either objective= or a task, not both")
+        names = tuple(objectives.split(",")) if isinstance(objectives, str) else tuple(objectives or ("value",))
+        spec = None
+        _check_picklable(objective, workers)
+    else:
+        names = parse_objectives(objectives)
+        spec = task_spec(task, csv=csv, target=target, features=tuple(features), time_column=time_column,
+                         window=window, horizon=horizon)
+    train_budget = train if isinstance(train, TrainBudget) else TrainBudget(**(train or {}))
+    if trials is None and seconds is None and cpu_seconds is None:
+        trials = 30
+    settings = StudySettings(seed=seed, objectives=names, budget=Budget(trials, seconds, cpu_seconds), task=spec,
+                             train=train_budget, max_params=max_params)
+    evaluator = make_evaluator(sp, settings, objective)
+    strat = make_strategy(strategy, sp, seed=seed, objectives=names, options=strategy_options)
+    ex = make_executor(executor, workers, **(executor_options or {}))
+    storage = Storage(db or ":memory:")
+    try:
+        row = open_study(storage, study or f"{strategy}-seed{seed}", sp, strategy, strategy_options or {}, settings)
+        Runner(storage, row, strat, evaluator, ex, settings.budget, seed, _progress(progress, strategy)).run()
+        return _result(storage, storage.get_study(row.name))
+    finally:
+        ex.shutdown()
+        storage.close()
+
+
+def resume(study: str, db: str, *, workers: int = 1, executor: str | None = None, executor_options: dict[str, Any] | None = None,
+           objective: Callable[[Arch], Any] | None = None, progress: bool | None = None) -> SearchResult:
+    """Continue a stored study to its budget: finished trials are kept, running ones re-run."""
+    storage = Storage(db, create=False)
+    try:
+        row = storage.get_study(study)
+        sp = SearchSpace.from_json(row.space)
+        settings = StudySettings.from_json(row.settings)
+        if objective is not None:
+            _check_picklable(objective, workers)
+        evaluator = make_evaluator(sp, settings, objective)
+        strat = make_strategy(row.strategy, sp, seed=settings.seed, objectives=settings.objectives, options=row.strategy_options)
+        ex = make_executor(executor, workers, **(executor_options or {}))
+        try:
+            Runner(storage, row, strat, evaluator, ex, settings.budget, settings.seed, _progress(progress, row.strategy)).run()
+        finally:
+            ex.shutdown()
+        return _result(storage, storage.get_study(study))
+    finally:
+        storage.close()
+
+
+def load(study: str, db: str) -> SearchResult:
+    """The stored study as a SearchResult (read only)."""
+    storage = Storage(db, create=False)
+    try:
+        return _result(storage, storage.get_study(study))
+    finally:
+        storage.close()

@@ -1,0 +1,253 @@
+"""The command line: `seqnas search | resume | show | export` (and the race commands)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
+
+from seqnas.errors import ConfigError, UserError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line and exit code 2 (no usage dump)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"seqnas: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _positive_int(name: str) -> Callable[[str], int]:
+    def parse(s: str) -> int:
+        try:
+            v = int(s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a positive integer, got {s!r}") from None
+        if v <= 0:
+            raise argparse.ArgumentTypeError(f"{name} must be a positive integer, got {s!r}")
+        return v
+
+    return parse
+
+
+def _positive_float(name: str) -> Callable[[str], float]:
+    def parse(s: str) -> float:
+        try:
+            v = float(s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a positive number, got {s!r}") from None
+        if not v > 0 or v == float("inf"):
+            raise argparse.ArgumentTypeError(f"{name} must be a positive number, got {s!r}")
+        return v
+
+    return parse
+
+
+def _nonneg_int(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seed must be a non-negative integer, got {s!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"--seed must be a non-negative integer, got {s!r}")
+    return v
+
+
+def _options(pairs: Sequence[str] | None) -> dict[str, Any]:
+    """--option key=value (value parsed as JSON when it can be: numbers, true/false, lists)."""
+    out: dict[str, Any] = {}
+    for pair in pairs or ():
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"strategy option {pair!r} must look like key=value")
+        try:
+            out[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key] = raw
+    return out
+
+
+def _csv_list(s: str | None) -> list[str]:
+    return [x.strip() for x in (s or "").split(",") if x.strip()]
+
+
+# -- shared argument groups ----------------------------------------------------------------------
+def add_task_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("task")
+    g.add_argument("--task", help="built-in task: mackey-glass, sunspots (default), co2, elnino")
+    g.add_argument("--csv", help="your own series: a CSV file with a header row")
+    g.add_argument("--target", help="CSV column to forecast")
+    g.add_argument("--features", help="comma-separated extra CSV input columns")
+    g.add_argument("--time-column", help="CSV timestamp column (checked: parseable, sorted, no duplicates)")
+    g.add_argument("--window", type=_positive_int("--window"), help="input length (default: per task, 24 for CSV)")
+    g.add_argument("--horizon", type=_positive_int("--horizon"), help="steps to predict (default: per task, 1 for CSV)")
+
+
+def add_training_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("training of each architecture")
+    g.add_argument("--max-epochs", type=_positive_int("--max-epochs"), default=60)
+    g.add_argument("--patience", type=_positive_int("--patience"), default=8, help="early-stopping patience (epochs)")
+    g.add_argument("--batch-size", type=_positive_int("--batch-size"), default=32)
+
+
+def add_execution_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("execution")
+    g.add_argument("--workers", type=_positive_int("--workers"), default=None,
+                   help="trials in flight (default: the number of cores)")
+    g.add_argument("--executor", choices=None, help="inline, pool (default with >1 worker), ray")
+    g.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def add_db_args(p: argparse.ArgumentParser, study_required: bool = True) -> None:
+    p.add_argument("--study", required=study_required, help="study name")
+    p.add_argument("--db", default="seqnas.db", help="SQLite file (default: seqnas.db)")
+
+
+def _workers(args: argparse.Namespace) -> int:
+    from seqnas.execution import default_workers
+
+    return args.workers or default_workers()
+
+
+# -- commands --------------------------------------------------------------------------------------
+def cmd_search(args: argparse.Namespace) -> int:
+    from seqnas.api import search
+
+    trials = args.trials
+    if trials is None and args.seconds is None and args.cpu_seconds is None:
+        trials = 30
+    result = search(
+        args.space, task=args.task, csv=args.csv, target=args.target, features=_csv_list(args.features),
+        time_column=args.time_column, window=args.window, horizon=args.horizon, strategy=args.strategy,
+        strategy_options=_options(args.option), trials=trials, seconds=args.seconds, cpu_seconds=args.cpu_seconds,
+        seed=args.seed, objectives=args.objectives, max_params=args.max_params,
+        train={"max_epochs": args.max_epochs, "patience": args.patience, "batch_size": args.batch_size},
+        study=args.study or f"{args.strategy}-{args.task or ('csv' if args.csv else 'sunspots')}-seed{args.seed}",
+        db=args.db, workers=_workers(args), executor=args.executor, progress=not args.no_progress,
+    )
+    _print_summary(result)
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from seqnas.api import resume
+
+    result = resume(args.study, args.db, workers=_workers(args), executor=args.executor, progress=not args.no_progress)
+    _print_summary(result)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from seqnas.api import load
+    from seqnas.show import render_study
+
+    render_study(load(args.study, args.db), top=args.top)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from seqnas.export import export_study
+
+    meta = export_study(args.study, args.db, args.out)
+    what = "architecture and retrained weights" if "n_features" in meta else "architecture"
+    print(f"exported the {what} of trial #{meta['trial']} to {args.out} (see {args.out}/README.md)")
+    return 0
+
+
+def _print_summary(result: Any) -> None:
+    from seqnas.show import render_study
+
+    render_study(result, top=10)
+
+
+COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int], str, str]] = {}
+
+
+def command(name: str, help: str, examples: str) -> Callable[[Callable[[argparse.ArgumentParser], None]], Callable[[argparse.ArgumentParser], None]]:
+    """Register a subcommand: the decorated function adds its arguments; ``run_<name>`` runs it."""
+
+    def deco(add: Callable[[argparse.ArgumentParser], None]) -> Callable[[argparse.ArgumentParser], None]:
+        COMMANDS[name] = (add, globals()[f"cmd_{name}"], help, examples)
+        return add
+
+    return deco
+
+
+@command("search", "search a space on a task with one strategy", """examples:
+  seqnas search --task sunspots --space rnn-macro --strategy random --trials 30 --seed 0 --study demo --db runs.db
+  seqnas search --csv data.csv --target load --strategy grid --trials 50 --study mine --db runs.db
+  seqnas search --task co2 --strategy random --seconds 600 --workers 2 --study co2 --db runs.db
+  seqnas search --space myspace.yaml --task sunspots --objectives val_mse,params --max-params 20000 --study small""")
+def _add_search(p: argparse.ArgumentParser) -> None:
+    add_task_args(p)
+    p.add_argument("--space", default="rnn-macro", help="built-in space (rnn-macro) or a .yaml/.json space file")
+    p.add_argument("--strategy", default="random", help="search strategy (random, grid, ...)")
+    p.add_argument("--option", action="append", metavar="KEY=VALUE", help="strategy option (repeatable)")
+    g = p.add_argument_group("budget (the first reached ends the study; default --trials 30)")
+    g.add_argument("--trials", type=_positive_int("--trials"))
+    g.add_argument("--seconds", type=_positive_float("--seconds"), help="wall-clock seconds")
+    g.add_argument("--cpu-seconds", type=_positive_float("--cpu-seconds"), help="CPU-seconds of evaluation")
+    p.add_argument("--seed", type=_nonneg_int, default=0)
+    p.add_argument("--objectives", default=None, help="comma-separated, minimised: val_mse (default), params, latency")
+    p.add_argument("--max-params", type=_positive_int("--max-params"), help="larger models fail without training")
+    add_training_args(p)
+    add_execution_args(p)
+    add_db_args(p, study_required=False)
+
+
+@command("resume", "continue a stored study to its budget", """examples:
+  seqnas resume --study demo --db runs.db
+  seqnas resume --study demo --db runs.db --workers 2""")
+def _add_resume(p: argparse.ArgumentParser) -> None:
+    add_db_args(p)
+    add_execution_args(p)
+
+
+@command("show", "best architecture, its metrics, the top trials and the failures", """examples:
+  seqnas show --study demo --db runs.db
+  seqnas show --study demo --db runs.db --top 20""")
+def _add_show(p: argparse.ArgumentParser) -> None:
+    add_db_args(p)
+    p.add_argument("--top", type=_positive_int("--top"), default=10)
+
+
+@command("export", "retrain the best architecture and write it with its weights", """examples:
+  seqnas export --study demo --db runs.db --out best/""")
+def _add_export(p: argparse.ArgumentParser) -> None:
+    add_db_args(p)
+    p.add_argument("--out", required=True, help="directory to write arch.json, model.pt and README.md")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="seqnas", description="Neural Architecture Search for recurrent sequence models.")
+    parser.add_argument("--version", action="version", version="seqnas 0.1.0")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, (add, _, help_text, examples) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text, epilog=examples,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        add(p)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    try:
+        return COMMANDS[args.command][1](args)
+    except UserError as e:
+        print(f"seqnas: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        study = getattr(args, "study", None)
+        hint = f" --study {study}" if study else ""
+        print(f"\nseqnas: interrupted; finished trials are saved. Continue with: seqnas resume{hint} --db {getattr(args, 'db', 'seqnas.db')}",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

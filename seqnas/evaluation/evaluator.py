@@ -1,0 +1,109 @@
+"""Evaluators: pure, picklable ``(arch, seed) -> Result`` callables, for tasks or user objectives."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import traceback
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from seqnas.errors import ConfigError
+from seqnas.evaluation.training import Diverged, TrainBudget, latency_ms, seed_everything, train
+from seqnas.models import build, count_params, learning_rate
+from seqnas.space.base import Arch
+from seqnas.tasks import TaskSpec, load_task
+from seqnas.trial import Result, TrialState
+
+METRICS = ("val_mse", "test_mse", "params", "latency_ms", "train_seconds", "epochs", "best_epoch", "cpu_seconds")
+OBJECTIVES = ("val_mse", "params", "latency_ms")
+OBJECTIVE_ALIASES = {"latency": "latency_ms", "mse": "val_mse", "size": "params"}
+
+
+def parse_objectives(objectives: str | Sequence[str] | None) -> tuple[str, ...]:
+    """Objective names to minimise; the first is the primary one (``val_mse`` by default)."""
+    if objectives is None:
+        return ("val_mse",)
+    items = [s.strip() for s in objectives.split(",")] if isinstance(objectives, str) else [str(s).strip() for s in objectives]
+    out = tuple(OBJECTIVE_ALIASES.get(s, s) for s in items if s)
+    unknown = [s for s in out if s not in OBJECTIVES]
+    if not out or unknown:
+        raise ConfigError(f"unknown objective(s) {unknown or items}; use a comma-separated list of {list(OBJECTIVES)} (or 'latency')")
+    if len(set(out)) != len(out):
+        raise ConfigError(f"objectives repeat a name: {list(out)}")
+    return out
+
+
+def trial_seed(seed: int, arch: Arch) -> int:
+    """Per-architecture seed: the same architecture gets the same result whenever it is run."""
+    digest = hashlib.sha256(f"{seed}:{arch.key}".encode()).digest()
+    return int.from_bytes(digest[:4], "little")
+
+
+@dataclass(frozen=True)
+class TaskEvaluator:
+    """Train the architecture's model on the task and measure it."""
+
+    task: TaskSpec
+    family: str | None
+    budget: TrainBudget = field(default_factory=TrainBudget)
+    objectives: tuple[str, ...] = ("val_mse",)
+    max_params: int | None = None
+
+    def __call__(self, arch: Arch, seed: int) -> Result:
+        t0, c0 = time.perf_counter(), time.process_time()
+        metrics: dict[str, Any] = {}
+        try:
+            data = load_task(self.task)
+            gen = seed_everything(trial_seed(seed, arch))
+            model = build(arch, self.family, data.n_features, data.horizon)
+            metrics["params"] = count_params(model)
+            if self.max_params is not None and metrics["params"] > self.max_params:
+                return Result.failed(f"constraint: {metrics['params']} parameters > --max-params {self.max_params}",
+                                     time.perf_counter() - t0, constraint=True, **metrics)
+            metrics.update(train(model, data, learning_rate(arch, self.family), self.budget, gen))
+            metrics["latency_ms"] = latency_ms(model, data)
+        except Diverged as e:
+            return Result.failed(f"diverged: {e}", time.perf_counter() - t0, **metrics)
+        except Exception as e:  # noqa: BLE001 - any error in one trial must not stop the search
+            return Result.failed(_describe(e), time.perf_counter() - t0, **metrics)
+        metrics["cpu_seconds"] = time.process_time() - c0
+        values = {k: float(metrics[k]) for k in self.objectives}
+        return Result(TrialState.COMPLETE, values, metrics, time.perf_counter() - t0).check_finite()
+
+    def fit(self, arch: Arch, seed: int) -> tuple[Any, dict[str, Any]]:
+        """Train and return (model, metrics): what export uses to retrain the best architecture."""
+        data = load_task(self.task)
+        gen = seed_everything(trial_seed(seed, arch))
+        model = build(arch, self.family, data.n_features, data.horizon)
+        metrics = train(model, data, learning_rate(arch, self.family), self.budget, gen)
+        metrics["params"] = count_params(model)
+        return model, metrics
+
+
+@dataclass(frozen=True)
+class ObjectiveEvaluator:
+    """Wrap a user function ``fn(arch) -> float`` (or a mapping of objective -> float)."""
+
+    fn: Callable[[Arch], Any]
+    objectives: tuple[str, ...] = ("value",)
+
+    def __call__(self, arch: Arch, seed: int) -> Result:
+        t0, c0 = time.perf_counter(), time.process_time()
+        try:
+            out = self.fn(arch)
+            if isinstance(out, Mapping):
+                values = {k: float(out[k]) for k in self.objectives}
+            else:
+                values = {self.objectives[0]: float(out)}
+        except Exception as e:  # noqa: BLE001 - a failing objective is a failed trial
+            return Result.failed(_describe(e), time.perf_counter() - t0)
+        metrics = {**values, "cpu_seconds": time.process_time() - c0}
+        return Result(TrialState.COMPLETE, values, metrics, time.perf_counter() - t0).check_finite()
+
+
+def _describe(e: BaseException) -> str:
+    tb = traceback.extract_tb(e.__traceback__)
+    where = f" (at {tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno})" if tb else ""
+    return f"{type(e).__name__}: {e}{where}"

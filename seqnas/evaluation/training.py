@@ -1,0 +1,119 @@
+"""Train a model on a task: Adam, mini-batches, early stopping on validation loss."""
+
+from __future__ import annotations
+
+import copy
+import math
+import random
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from seqnas.errors import ConfigError
+from seqnas.tasks.base import TaskData
+
+
+@dataclass(frozen=True)
+class TrainBudget:
+    """How long one architecture is trained."""
+
+    max_epochs: int = 60
+    patience: int = 8
+    batch_size: int = 32
+    grad_clip: float = 1.0
+    weight_decay: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("max_epochs", "patience", "batch_size"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {v!r}")
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Diverged(RuntimeError):
+    """Training produced a non-finite loss."""
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed python, numpy and torch; one torch thread, so results repeat on one machine."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    torch.set_num_threads(1)
+    return torch.Generator().manual_seed(seed)
+
+
+def mse(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch: int = 512) -> float:
+    model.eval()
+    total = 0.0
+    with torch.no_grad():
+        for i in range(0, len(X), batch):
+            total += float(((model(X[i : i + batch]) - y[i : i + batch]) ** 2).sum())
+    return total / float(y.numel())
+
+
+def train(model: nn.Module, data: TaskData, lr: float, budget: TrainBudget, gen: torch.Generator) -> dict[str, Any]:
+    """Train in place and restore the weights of the best validation epoch.
+
+    Returns val_mse, test_mse (of the restored model), epochs, best_epoch and train_seconds.
+    Raises Diverged on a non-finite training or validation loss.
+    """
+    Xtr, ytr = torch.from_numpy(data.X_train), torch.from_numpy(data.y_train)
+    Xva, yva = torch.from_numpy(data.X_val), torch.from_numpy(data.y_val)
+    Xte, yte = torch.from_numpy(data.X_test), torch.from_numpy(data.y_test)
+    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=budget.weight_decay)
+    best, best_state, best_epoch, bad = math.inf, copy.deepcopy(model.state_dict()), 0, 0
+    start = time.perf_counter()
+    epoch = 0
+    for epoch in range(1, budget.max_epochs + 1):
+        model.train()
+        perm = torch.randperm(len(Xtr), generator=gen)
+        for i in range(0, len(Xtr), budget.batch_size):
+            idx = perm[i : i + budget.batch_size]
+            opt.zero_grad()
+            loss = ((model(Xtr[idx]) - ytr[idx]) ** 2).mean()
+            if not torch.isfinite(loss):
+                raise Diverged(f"training loss became {float(loss)} in epoch {epoch}")
+            loss.backward()
+            if budget.grad_clip > 0:
+                nn.utils.clip_grad_norm_(model.parameters(), budget.grad_clip)
+            opt.step()
+        val = mse(model, Xva, yva)
+        if not math.isfinite(val):
+            raise Diverged(f"validation loss became {val} in epoch {epoch}")
+        if val < best - 1e-7:
+            best, best_epoch, bad = val, epoch, 0
+            best_state = copy.deepcopy(model.state_dict())
+        else:
+            bad += 1
+            if bad >= budget.patience:
+                break
+    model.load_state_dict(best_state)
+    return {
+        "val_mse": best,
+        "test_mse": mse(model, Xte, yte),
+        "epochs": epoch,
+        "best_epoch": best_epoch,
+        "train_seconds": time.perf_counter() - start,
+    }
+
+
+def latency_ms(model: nn.Module, data: TaskData, repeats: int = 20) -> float:
+    """Median CPU time of one forward pass on a single window, in milliseconds."""
+    model.eval()
+    x = torch.from_numpy(data.X_val[:1])
+    times = []
+    with torch.no_grad():
+        for i in range(repeats + 3):
+            t = time.perf_counter()
+            model(x)
+            if i >= 3:
+                times.append(time.perf_counter() - t)
+    return float(np.median(times) * 1000.0)

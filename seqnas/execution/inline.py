@@ -1,0 +1,31 @@
+"""Inline executor: runs each trial in the calling process, one at a time (for debugging)."""
+
+from __future__ import annotations
+
+from collections import deque
+
+from seqnas.execution.base import Evaluator, Executor, run_trial
+from seqnas.trial import Proposal, Result
+
+
+class InlineExecutor(Executor):
+    name = "inline"
+
+    def __init__(self, workers: int = 1) -> None:
+        super().__init__(1)
+        self._queue: deque[tuple[int, Evaluator, Proposal, int]] = deque()
+
+    def submit(self, tag: int, evaluator: Evaluator, proposal: Proposal, seed: int) -> None:
+        self._queue.append((tag, evaluator, proposal, seed))
+
+    def wait(self, timeout: float | None = None) -> list[tuple[int, Result]]:
+        if not self._queue:
+            return []
+        tag, evaluator, proposal, seed = self._queue.popleft()
+        return [(tag, run_trial(evaluator, proposal, seed))]
+
+    def pending(self) -> int:
+        return len(self._queue)
+
+    def shutdown(self) -> None:
+        self._queue.clear()

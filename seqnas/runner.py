@@ -1,0 +1,131 @@
+"""The runner: ask -> store RUNNING -> submit -> collect -> store result -> tell, within a budget."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Protocol
+
+from seqnas.execution.base import Executor
+from seqnas.storage import Storage, StudyRow
+from seqnas.strategies.base import Strategy
+from seqnas.study import Budget
+from seqnas.trial import Proposal, Result, TrialRecord, TrialState
+
+
+class Progress(Protocol):
+    def start(self, done: int, total: int | None, best: float | None) -> None: ...
+    def update(self, done: int, best: float | None, failed: int) -> None: ...
+    def close(self) -> None: ...
+
+
+class NoProgress:
+    def start(self, done: int, total: int | None, best: float | None) -> None: ...
+    def update(self, done: int, best: float | None, failed: int) -> None: ...
+    def close(self) -> None: ...
+
+
+class Runner:
+    """The only place that connects strategy, executor and storage.
+
+    Keeps up to ``executor.workers`` trials in flight and asks for a new proposal whenever one
+    finishes. Every trial is stored RUNNING before it is submitted and its result is stored
+    (with the strategy's state) in one transaction as it arrives, so a crash loses at most the
+    running trials, and ``run`` on the same study resumes: finished trials are replayed into
+    the strategy, trials left RUNNING are run again.
+    """
+
+    def __init__(self, storage: Storage, study: StudyRow, strategy: Strategy, evaluator: Any, executor: Executor,
+                 budget: Budget, seed: int, progress: Progress | None = None) -> None:
+        self.storage, self.study, self.strategy = storage, study, strategy
+        self.evaluator, self.executor, self.budget, self.seed = evaluator, executor, budget, seed
+        self.progress = progress or NoProgress()
+        self.in_flight: dict[int, Proposal] = {}
+        self.exhausted = False
+
+    # -- budget bookkeeping ----------------------------------------------------------------------
+    def _load(self) -> list[TrialRecord]:
+        records = self.storage.trials(self.study)
+        self.finished = sum(1 for r in records if r.state.finished and r.kind == "arch")
+        self.failed = sum(1 for r in records if r.state is TrialState.FAILED and r.kind == "arch")
+        self.cpu_used = sum(float(r.metrics.get("cpu_seconds", 0.0) or 0.0) for r in records if r.state.finished)
+        self.elapsed_before = float(self.storage.get_state(self.study, "elapsed") or 0.0)
+        self.best = min((v for r in records if r.kind == "arch" and (v := r.value) is not None), default=None)
+        return records
+
+    def _elapsed(self) -> float:
+        return self.elapsed_before + (time.monotonic() - self._t0)
+
+    def _may_start(self, kind: str) -> bool:
+        b = self.budget
+        if b.trials is not None and kind == "arch":
+            if self.finished + sum(1 for p in self.in_flight.values() if p.kind == "arch") >= b.trials:
+                return False
+        if b.seconds is not None and self._elapsed() >= b.seconds:
+            return False
+        return not (b.cpu_seconds is not None and self.cpu_used >= b.cpu_seconds)
+
+    def _budget_left(self) -> bool:
+        return self._may_start("arch") or (self.budget.trials is not None and self._may_start("job"))
+
+    # -- the loop --------------------------------------------------------------------------------
+    def run(self) -> None:
+        self._t0 = time.monotonic()
+        self.storage.acquire(self.study)
+        try:
+            records = self._load()
+            resumed = self.strategy.replay(records)
+            state = self.storage.get_state(self.study, "strategy")
+            if state is not None:
+                self.strategy.load_state_dict(state)
+            self.progress.start(self.finished, self.budget.trials, self.best)
+            for number, proposal in resumed.items():
+                self.storage.restart_trial(self.study, number)
+                self._submit(number, proposal)
+            self._loop()
+        finally:
+            self.executor.shutdown()
+            self.storage.set_state(self.study, "elapsed", self._elapsed())
+            self.storage.release(self.study)
+            self.progress.close()
+
+    def _submit(self, number: int, proposal: Proposal) -> None:
+        self.in_flight[number] = proposal
+        self.executor.submit(number, self.evaluator, proposal, self.seed)
+
+    def _fill(self) -> None:
+        while not self.exhausted and len(self.in_flight) < self.executor.workers and self._budget_left():
+            told_before = self.strategy.n_told
+            proposal = self.strategy.ask()
+            if proposal is None:
+                self.exhausted = True
+                return
+            if not self._may_start(proposal.kind):
+                # The strategy wants something the budget no longer allows: stop asking.
+                self.exhausted = True
+                return
+            number = self.storage.add_trial(self.study, proposal, told_before)
+            self._submit(number, proposal)
+
+    def _loop(self) -> None:
+        self._fill()
+        while self.in_flight:
+            for number, result in self.executor.wait(timeout=1.0):
+                self._finish(number, result)
+            self._fill()
+
+    def _finish(self, number: int, result: Result) -> None:
+        proposal = self.in_flight.pop(number)
+        record = TrialRecord(
+            number=number, state=result.state, arch=proposal.arch, kind=proposal.kind, values=result.values,
+            metrics=result.metrics, error=result.error, info=proposal.info, duration=result.duration,
+        )
+        self.strategy.tell(record)
+        record.tell_seq = self.storage.finish_trial(self.study, number, result, self.strategy.state_dict())
+        self.cpu_used += float(result.metrics.get("cpu_seconds", 0.0) or 0.0)
+        if proposal.kind == "arch":
+            self.finished += 1
+            if result.state is TrialState.FAILED:
+                self.failed += 1
+            if record.value is not None and (self.best is None or record.value < self.best):
+                self.best = record.value
+        self.progress.update(self.finished, self.best, self.failed)

@@ -1,0 +1,69 @@
+"""Print a study for people: summary, best architecture, top trials, failures, Pareto front."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from seqnas.trial import TrialState
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return "-" if v is None else str(v)
+
+
+def _arch(a: Any) -> str:
+    return ", ".join(f"{k}={_fmt(v)}" for k, v in a.items()) if a else "-"
+
+
+def render_study(result: Any, top: int = 10, console: Console | None = None) -> None:
+    con = console or Console(width=200)
+    recs = [r for r in result.records if r.kind == "arch"]
+    n_done = sum(r.state is TrialState.COMPLETE for r in recs)
+    n_failed = sum(r.state is TrialState.FAILED for r in recs)
+    n_running = sum(r.state is TrialState.RUNNING for r in recs)
+    s = result.settings
+    task = s.task.label if s.task else "objective function"
+    con.print(f"[bold]study {result.study}[/bold]  strategy={result.strategy}  space={result.space.name}  task={task}  "
+              f"seed={s.seed}  objectives={','.join(s.objectives)}")
+    budget = ", ".join(f"{k}={v}" for k, v in s.budget.to_json().items() if v is not None)
+    con.print(f"trials: {n_done} complete, {n_failed} failed, {n_running} running  (budget {budget})")
+    best = result.best_trial
+    if best is None:
+        con.print("no completed trial yet")
+    else:
+        con.print(f"[bold]best[/bold] trial #{best.number}: {s.objectives[0]} = {_fmt(best.value)}")
+        con.print(f"  architecture: {_arch(best.arch)}")
+        shown = {k: v for k, v in best.metrics.items() if k != s.objectives[0]}
+        con.print("  metrics: " + ", ".join(f"{k}={_fmt(v)}" for k, v in shown.items()))
+    done = sorted((r for r in recs if r.state is TrialState.COMPLETE), key=lambda r: (r.value, r.number))[:top]
+    if done:
+        metric_cols = [m for m in ("val_mse", "test_mse", "params", "latency_ms", "epochs", "train_seconds")
+                       if any(m in r.metrics for r in done)]
+        t = Table(title=f"top {len(done)} trials")
+        for c in ["#", s.objectives[0], *[m for m in metric_cols if m != s.objectives[0]], "architecture"]:
+            t.add_column(c, overflow="fold")
+        for r in done:
+            t.add_row(str(r.number), _fmt(r.value), *[_fmt(r.metrics.get(m)) for m in metric_cols if m != s.objectives[0]], _arch(r.arch))
+        con.print(t)
+    if len(s.objectives) > 1 and n_done:
+        front = result.pareto
+        t = Table(title=f"Pareto front ({len(front)} trials)")
+        for c in ["#", *s.objectives, "architecture"]:
+            t.add_column(c, overflow="fold")
+        for _, row in front.iterrows():
+            t.add_row(str(row["number"]), *[_fmt(row[o]) for o in s.objectives], _arch(row["arch"]))
+        con.print(t)
+    failed = [r for r in recs if r.state is TrialState.FAILED]
+    if failed:
+        t = Table(title=f"failed trials ({len(failed)})")
+        t.add_column("#")
+        t.add_column("reason", overflow="fold")
+        t.add_column("architecture", overflow="fold")
+        for r in failed[:top]:
+            t.add_row(str(r.number), r.error or "-", _arch(r.arch))
+        con.print(t)

@@ -1,0 +1,40 @@
+"""Search spaces: parameter types, the SearchSpace operations and the built-in spaces."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from seqnas.errors import SpaceError
+from seqnas.space.base import Arch, SearchSpace
+from seqnas.space.custom import space_from_dict, space_from_file
+from seqnas.space.params import Categorical, Condition, Float, Int, Param
+from seqnas.space.rnn_macro import rnn_macro_space
+
+BUILTIN_SPACES: dict[str, Callable[[], SearchSpace]] = {"rnn-macro": rnn_macro_space}
+
+
+def register_space(name: str, factory: Callable[[], SearchSpace]) -> None:
+    BUILTIN_SPACES[name] = factory
+
+
+def get_space(spec: Any) -> SearchSpace:
+    """A SearchSpace from a space, a built-in name, a dict, or a path to a YAML/JSON file."""
+    if isinstance(spec, SearchSpace):
+        return spec
+    if isinstance(spec, dict):
+        return space_from_dict(spec)
+    if isinstance(spec, (str, Path)):
+        s = str(spec)
+        if s in BUILTIN_SPACES:
+            return BUILTIN_SPACES[s]()
+        if s.lower().endswith((".yaml", ".yml", ".json")) or Path(s).exists():
+            return space_from_file(s)
+        raise SpaceError(f"unknown space {s!r}; use one of {sorted(BUILTIN_SPACES)} or a .yaml/.json file")
+    raise SpaceError(f"cannot make a search space from {type(spec).__name__}")
+
+
+__all__ = [
+    "Arch", "Categorical", "Condition", "Float", "Int", "Param", "SearchSpace", "BUILTIN_SPACES",
+    "get_space", "register_space", "rnn_macro_space", "space_from_dict", "space_from_file",
+]

@@ -1,0 +1,257 @@
+"""SQLite storage (stdlib sqlite3, WAL): studies, trials and strategy state; the one source of truth."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from seqnas.errors import StudyError
+from seqnas.space.base import Arch
+from seqnas.trial import Proposal, Result, TrialRecord, TrialState
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS studies (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    created_at REAL NOT NULL,
+    space TEXT NOT NULL,
+    strategy TEXT NOT NULL,
+    strategy_options TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    owner TEXT,
+    heartbeat REAL
+);
+CREATE TABLE IF NOT EXISTS trials (
+    id INTEGER PRIMARY KEY,
+    study_id INTEGER NOT NULL REFERENCES studies(id),
+    number INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('RUNNING', 'COMPLETE', 'FAILED')),
+    arch TEXT,
+    arch_hash TEXT,
+    info TEXT NOT NULL DEFAULT '{}',
+    value_json TEXT NOT NULL DEFAULT '{}',
+    metrics TEXT NOT NULL DEFAULT '{}',
+    error TEXT,
+    started_at REAL,
+    finished_at REAL,
+    duration REAL NOT NULL DEFAULT 0,
+    told_before INTEGER NOT NULL DEFAULT 0,
+    tell_seq INTEGER,
+    attempts INTEGER NOT NULL DEFAULT 1,
+    UNIQUE (study_id, number)
+);
+CREATE INDEX IF NOT EXISTS trials_by_arch ON trials (study_id, arch_hash);
+CREATE TABLE IF NOT EXISTS study_state (
+    study_id INTEGER NOT NULL REFERENCES studies(id),
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (study_id, key)
+);
+"""
+
+
+@dataclass
+class StudyRow:
+    id: int
+    name: str
+    created_at: float
+    space: dict[str, Any]
+    strategy: str
+    strategy_options: dict[str, Any]
+    settings: dict[str, Any]
+
+
+def _json(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, allow_nan=True)
+
+
+class Storage:
+    """One SQLite file. Every write is one short transaction; readers never block writers (WAL)."""
+
+    def __init__(self, path: str | os.PathLike[str], *, create: bool = True) -> None:
+        self.path = Path(path)
+        if str(path) == ":memory:":
+            pass  # a throw-away study (the Python API without db=)
+        elif self.path.is_dir():
+            raise StudyError(f"--db {str(self.path)!r} is a directory; give a file path such as runs.db")
+        elif not self.path.exists():
+            if not create:
+                raise StudyError(f"database {str(self.path)!r} does not exist; check the --db path")
+            parent = self.path.parent if str(self.path.parent) else Path(".")
+            if not parent.is_dir():
+                raise StudyError(f"directory {str(parent)!r} for --db does not exist; create it or pick another path")
+            if not os.access(parent, os.W_OK):
+                raise StudyError(f"directory {str(parent)!r} is not writable; pick another --db path")
+        try:
+            self.conn = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None, check_same_thread=False)
+            self.conn.execute("PRAGMA busy_timeout = 30000")
+            mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            self.conn.execute("PRAGMA synchronous = NORMAL" if mode == "wal" else "PRAGMA synchronous = FULL")
+            self.conn.execute("PRAGMA foreign_keys = ON")
+            self._init_schema()
+        except sqlite3.DatabaseError as e:
+            raise StudyError(f"{str(self.path)!r} is not a seqnas database ({e}); pick another --db path") from None
+
+    def _init_schema(self) -> None:
+        tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if tables and "meta" not in tables:
+            raise StudyError(f"{str(self.path)!r} is an SQLite file of another program; pick another --db path")
+        if "meta" in tables:
+            row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            version = int(row[0]) if row else 0
+            if version > SCHEMA_VERSION:
+                raise StudyError(f"{str(self.path)!r} was written by a newer seqnas (schema {version}); upgrade seqnas")
+            return
+        with self.transaction() as c:
+            for stmt in _SCHEMA.split(";"):
+                if stmt.strip():
+                    c.execute(stmt)
+            c.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT: one writer at a time, all or nothing."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- studies ---------------------------------------------------------------------------------
+    def create_study(self, name: str, space: dict[str, Any], strategy: str, strategy_options: dict[str, Any],
+                     settings: dict[str, Any]) -> StudyRow:
+        with self.transaction() as c:
+            if c.execute("SELECT 1 FROM studies WHERE name=?", (name,)).fetchone():
+                raise StudyError(f"study {name!r} already exists in {str(self.path)!r}")
+            c.execute(
+                "INSERT INTO studies (name, created_at, space, strategy, strategy_options, settings) VALUES (?,?,?,?,?,?)",
+                (name, time.time(), _json(space), strategy, _json(strategy_options), _json(settings)),
+            )
+        return self.get_study(name)
+
+    def find_study(self, name: str) -> StudyRow | None:
+        row = self.conn.execute(
+            "SELECT id, name, created_at, space, strategy, strategy_options, settings FROM studies WHERE name=?", (name,)
+        ).fetchone()
+        if row is None:
+            return None
+        return StudyRow(row[0], row[1], row[2], json.loads(row[3]), row[4], json.loads(row[5]), json.loads(row[6]))
+
+    def get_study(self, name: str) -> StudyRow:
+        row = self.find_study(name)
+        if row is None:
+            known = self.study_names()
+            hint = f"; studies here: {', '.join(known[:10])}" if known else "; this database has no studies"
+            raise StudyError(f"no study {name!r} in {str(self.path)!r}{hint}")
+        return row
+
+    def study_names(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT name FROM studies ORDER BY id")]
+
+    # -- the lease: one process runs a study at a time -----------------------------------------------
+    def acquire(self, study: StudyRow, stale_after: float = 120.0) -> None:
+        me = f"{socket.gethostname()}:{os.getpid()}"
+        with self.transaction() as c:
+            owner, beat = c.execute("SELECT owner, heartbeat FROM studies WHERE id=?", (study.id,)).fetchone()
+            if owner and owner != me and _alive(owner, beat, stale_after):
+                raise StudyError(f"study {study.name!r} is being run by process {owner}; wait for it to finish or stop it first")
+            c.execute("UPDATE studies SET owner=?, heartbeat=? WHERE id=?", (me, time.time(), study.id))
+
+    def release(self, study: StudyRow) -> None:
+        me = f"{socket.gethostname()}:{os.getpid()}"
+        with self.transaction() as c:
+            c.execute("UPDATE studies SET owner=NULL, heartbeat=NULL WHERE id=? AND owner=?", (study.id, me))
+
+    # -- trials ------------------------------------------------------------------------------------------
+    def add_trial(self, study: StudyRow, proposal: Proposal, told_before: int) -> int:
+        """Store a proposal as RUNNING before it is submitted; returns its trial number."""
+        arch = proposal.arch
+        with self.transaction() as c:
+            number = int(c.execute("SELECT COALESCE(MAX(number), -1) + 1 FROM trials WHERE study_id=?", (study.id,)).fetchone()[0])
+            c.execute(
+                "INSERT INTO trials (study_id, number, kind, state, arch, arch_hash, info, started_at, told_before) "
+                "VALUES (?,?,?,?,?,?,?,?,?)",
+                (study.id, number, proposal.kind, TrialState.RUNNING.value, _json(arch.to_dict()) if arch else None,
+                 arch.key if arch else None, _json(proposal.info), time.time(), told_before),
+            )
+            c.execute("UPDATE studies SET heartbeat=? WHERE id=?", (time.time(), study.id))
+        return number
+
+    def restart_trial(self, study: StudyRow, number: int) -> None:
+        """A trial left RUNNING by a crash is run again: count the attempt."""
+        with self.transaction() as c:
+            c.execute("UPDATE trials SET attempts = attempts + 1, started_at=? WHERE study_id=? AND number=? AND state='RUNNING'",
+                      (time.time(), study.id, number))
+
+    def finish_trial(self, study: StudyRow, number: int, result: Result, state: dict[str, Any] | None = None) -> int:
+        """Store the result (and the strategy state that includes it) in one transaction; returns tell_seq."""
+        with self.transaction() as c:
+            seq = int(c.execute("SELECT COALESCE(MAX(tell_seq), -1) + 1 FROM trials WHERE study_id=?", (study.id,)).fetchone()[0])
+            cur = c.execute(
+                "UPDATE trials SET state=?, value_json=?, metrics=?, error=?, finished_at=?, duration=?, tell_seq=? "
+                "WHERE study_id=? AND number=? AND state='RUNNING'",
+                (result.state.value, _json(result.values), _json(result.metrics), result.error, time.time(),
+                 result.duration, seq, study.id, number),
+            )
+            if cur.rowcount != 1:
+                raise StudyError(f"trial {number} of study {study.name!r} is not running; was the study changed by another process?")
+            if state is not None:
+                c.execute("INSERT OR REPLACE INTO study_state VALUES (?, 'strategy', ?)", (study.id, _json(state)))
+            c.execute("UPDATE studies SET heartbeat=? WHERE id=?", (time.time(), study.id))
+        return seq
+
+    def trials(self, study: StudyRow) -> list[TrialRecord]:
+        rows = self.conn.execute(
+            "SELECT number, state, kind, arch, value_json, metrics, error, info, started_at, finished_at, duration, "
+            "told_before, tell_seq FROM trials WHERE study_id=? ORDER BY number", (study.id,)
+        ).fetchall()
+        return [
+            TrialRecord(
+                number=r[0], state=TrialState(r[1]), kind=r[2], arch=Arch(json.loads(r[3])) if r[3] else None,
+                values=json.loads(r[4]), metrics=json.loads(r[5]), error=r[6], info=json.loads(r[7]),
+                started_at=r[8], finished_at=r[9], duration=r[10], told_before=r[11], tell_seq=r[12],
+            )
+            for r in rows
+        ]
+
+    def attempts(self, study: StudyRow) -> dict[int, int]:
+        return dict(self.conn.execute("SELECT number, attempts FROM trials WHERE study_id=?", (study.id,)).fetchall())
+
+    # -- per-study state ------------------------------------------------------------------------------
+    def get_state(self, study: StudyRow, key: str) -> Any:
+        row = self.conn.execute("SELECT value FROM study_state WHERE study_id=? AND key=?", (study.id, key)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def set_state(self, study: StudyRow, key: str, value: Any) -> None:
+        with self.transaction() as c:
+            c.execute("INSERT OR REPLACE INTO study_state VALUES (?, ?, ?)", (study.id, key, _json(value)))
+
+
+def _alive(owner: str, heartbeat: float | None, stale_after: float) -> bool:
+    host, _, pid = owner.rpartition(":")
+    if host == socket.gethostname():
+        try:
+            os.kill(int(pid), 0)
+        except (ProcessLookupError, ValueError):
+            return False
+        except PermissionError:
+            return True
+        return True
+    return heartbeat is not None and time.time() - heartbeat < stale_after

@@ -1,0 +1,32 @@
+"""Search strategies behind one interface, looked up by name."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from seqnas.errors import ConfigError
+from seqnas.space.base import SearchSpace
+from seqnas.strategies.base import Strategy
+from seqnas.strategies.grid import GridSearch
+from seqnas.strategies.random_search import RandomSearch
+
+STRATEGIES: dict[str, type[Strategy]] = {"random": RandomSearch, "grid": GridSearch}
+
+
+def register_strategy(cls: type[Strategy]) -> type[Strategy]:
+    STRATEGIES[cls.name] = cls
+    return cls
+
+
+def make_strategy(name: str, space: SearchSpace, *, seed: int = 0, objectives: Sequence[str] = ("val_mse",),
+                  options: dict[str, Any] | None = None) -> Strategy:
+    if name not in STRATEGIES:
+        raise ConfigError(f"unknown strategy {name!r}; use one of {sorted(STRATEGIES)}")
+    try:
+        return STRATEGIES[name](space, seed=seed, objectives=objectives, **(options or {}))
+    except TypeError as e:
+        raise ConfigError(f"bad option for strategy {name!r}: {e}") from None
+
+
+__all__ = ["STRATEGIES", "Strategy", "make_strategy", "register_strategy"]

@@ -1,0 +1,133 @@
+"""Forecasting tasks: a series cut into windows, split chronologically, scaled on train only."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from seqnas.errors import TaskError
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """Everything needed to rebuild a task in any process: small, hashable, JSON-able.
+
+    ``name`` is a built-in task or ``"csv"`` (then ``csv``, ``target`` and optional
+    ``features`` / ``time_column`` say where the data is). ``window`` and ``horizon`` of
+    ``None`` take the task's defaults.
+    """
+
+    name: str
+    csv: str | None = None
+    target: str | None = None
+    features: tuple[str, ...] = ()
+    time_column: str | None = None
+    window: int | None = None
+    horizon: int | None = None
+    val_fraction: float = 0.15
+    test_fraction: float = 0.15
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["features"] = list(self.features)
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> TaskSpec:
+        d = dict(d)
+        d["features"] = tuple(d.get("features") or ())
+        return cls(**d)
+
+    @property
+    def label(self) -> str:
+        return f"csv:{self.csv}:{self.target}" if self.name == "csv" else self.name
+
+
+@dataclass
+class TaskData:
+    """Windows ready for training: X is (n, window, features), y is (n, horizon), scaled."""
+
+    name: str
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    columns: list[str]
+    target: str
+    mean: np.ndarray  # per column, fitted on the training part only
+    std: np.ndarray
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_features(self) -> int:
+        return int(self.X_train.shape[2])
+
+    @property
+    def window(self) -> int:
+        return int(self.X_train.shape[1])
+
+    @property
+    def horizon(self) -> int:
+        return int(self.y_train.shape[1])
+
+
+def make_windows(
+    values: np.ndarray,
+    target_index: int,
+    window: int,
+    horizon: int,
+    val_fraction: float,
+    test_fraction: float,
+    *,
+    name: str,
+    columns: list[str],
+    min_windows_per_split: int = 4,
+) -> TaskData:
+    """Cut a (time, columns) array into windows and split them chronologically.
+
+    Each window's split is the split its targets fall in; the scaling statistics are fitted
+    on the series up to the last training target, so nothing from validation or test leaks
+    into them (inputs of the first validation windows may come from the training period,
+    which is only the past).
+    """
+    if values.ndim != 2:
+        raise TaskError("series must be a 2-D array (time, columns)")
+    if window < 1 or horizon < 1:
+        raise TaskError(f"window and horizon must be at least 1, got window={window}, horizon={horizon}")
+    if not (0 < val_fraction < 1 and 0 < test_fraction < 1 and val_fraction + test_fraction < 0.9):
+        raise TaskError("val and test fractions must be in (0, 1) and leave at least 10% for training")
+    n = len(values) - window - horizon + 1
+    need = window + horizon + 3 * min_windows_per_split - 1
+    if n < 3 * min_windows_per_split:
+        raise TaskError(
+            f"series {name!r} has {len(values)} rows, too short for window {window} + horizon {horizon}: "
+            f"need at least {need} rows, or use a smaller --window/--horizon"
+        )
+    n_test = max(min_windows_per_split, int(round(n * test_fraction)))
+    n_val = max(min_windows_per_split, int(round(n * val_fraction)))
+    n_train = n - n_val - n_test
+    if n_train < min_windows_per_split:
+        raise TaskError(f"series {name!r} is too short to split into train/validation/test; need at least {need} rows")
+    train_end = n_train - 1 + window + horizon  # rows seen by the training targets
+    fit = values[:train_end]
+    mean = fit.mean(axis=0)
+    std = fit.std(axis=0)
+    const = [columns[i] for i in np.flatnonzero(std < 1e-12)]
+    if const:
+        raise TaskError(f"column(s) {const} are constant over the training part of {name!r}; drop them or pick another target")
+    scaled = ((values - mean) / std).astype(np.float32)
+    idx = np.arange(n)[:, None]
+    X = scaled[idx + np.arange(window)[None, :]]  # (n, window, columns)
+    y = scaled[idx + window + np.arange(horizon)[None, :], target_index]  # (n, horizon)
+    a, b = n_train, n_train + n_val
+    return TaskData(
+        name=name,
+        X_train=X[:a], y_train=y[:a], X_val=X[a:b], y_val=y[a:b], X_test=X[b:], y_test=y[b:],
+        columns=columns, target=columns[target_index], mean=mean, std=std,
+        info={"rows": len(values), "windows": n, "train": n_train, "val": n_val, "test": n_test,
+              "window": window, "horizon": horizon, "scaling_rows": train_end},
+    )

@@ -1,0 +1,71 @@
+"""The user's own series from a CSV file, checked so that a bad file gives a clear message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from seqnas.errors import TaskError
+
+
+def load_csv(path: str, target: str | None, features: tuple[str, ...] = (), time_column: str | None = None) -> tuple[np.ndarray, list[str]]:
+    """Read ``target`` (plus ``features``) as a float array (time, columns), target first."""
+    p = Path(path)
+    if not p.exists():
+        raise TaskError(f"CSV file {path!r} does not exist")
+    if not p.is_file():
+        raise TaskError(f"CSV path {path!r} is not a file")
+    if not target:
+        raise TaskError("a CSV task needs --target COLUMN")
+    try:
+        header = pd.read_csv(p, nrows=0)
+    except pd.errors.EmptyDataError:
+        raise TaskError(f"CSV file {path!r} is empty; it needs a header row and data rows") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
+        raise TaskError(f"CSV file {path!r} cannot be parsed: {str(e).splitlines()[0]}") from None
+    cols = [str(c) for c in header.columns]
+    wanted = [target, *[f for f in features if f != target]]
+    if time_column:
+        wanted_all = [*wanted, time_column]
+    else:
+        wanted_all = wanted
+    missing = [c for c in wanted_all if c not in cols]
+    if missing:
+        raise TaskError(f"column(s) {missing} not in {path!r}; its columns are {cols[:20]}{' ...' if len(cols) > 20 else ''}")
+    if len(set(wanted_all)) != len(wanted_all):
+        raise TaskError("the time column must not also be the target or a feature")
+    try:
+        df = pd.read_csv(p, usecols=wanted_all, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
+        raise TaskError(f"CSV file {path!r} cannot be parsed: {str(e).splitlines()[0]}") from None
+    if len(df) == 0:
+        raise TaskError(f"CSV file {path!r} has a header but no data rows")
+    if time_column:
+        stamps = pd.to_datetime(df[time_column], errors="coerce", format="mixed")
+        bad = np.flatnonzero(stamps.isna().to_numpy())
+        if len(bad):
+            raise TaskError(f"time column {time_column!r} has {len(bad)} unreadable value(s), first at data row {bad[0] + 1}: {df[time_column].iloc[bad[0]]!r}")
+        if stamps.duplicated().any():
+            i = int(np.flatnonzero(stamps.duplicated().to_numpy())[0])
+            raise TaskError(f"time column {time_column!r} has duplicated timestamps, first at data row {i + 1} ({df[time_column].iloc[i]}); remove or aggregate them")
+        if not stamps.is_monotonic_increasing:
+            raise TaskError(f"time column {time_column!r} is not sorted; sort the file by time")
+    out = np.empty((len(df), len(wanted)), dtype=np.float64)
+    for j, c in enumerate(wanted):
+        raw = df[c].str.strip()
+        empty = (raw == "") | raw.str.lower().isin(["nan", "na", "n/a", "null", "none"])
+        if empty.any():
+            i = int(np.flatnonzero(empty.to_numpy())[0])
+            raise TaskError(f"column {c!r} has {int(empty.sum())} missing value(s), first at data row {i + 1}; fill or drop them")
+        nums = pd.to_numeric(raw, errors="coerce")
+        bad = np.flatnonzero(nums.isna().to_numpy())
+        if len(bad):
+            raise TaskError(f"column {c!r} has non-numeric value {raw.iloc[bad[0]]!r} at data row {bad[0] + 1}; it must hold numbers only")
+        vals = nums.to_numpy(dtype=np.float64)
+        if not np.isfinite(vals).all():
+            i = int(np.flatnonzero(~np.isfinite(vals))[0])
+            raise TaskError(f"column {c!r} has an infinite value at data row {i + 1}")
+        out[:, j] = vals
+    return out, wanted

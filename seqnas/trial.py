@@ -1,0 +1,88 @@
+"""The records that flow between strategy, runner, executor and storage."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from seqnas.space.base import Arch
+
+
+class TrialState(str, Enum):
+    RUNNING = "RUNNING"
+    COMPLETE = "COMPLETE"
+    FAILED = "FAILED"
+
+    @property
+    def finished(self) -> bool:
+        return self is not TrialState.RUNNING
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """What a strategy asks the runner to run.
+
+    Either an architecture to evaluate with the study's evaluator, or a one-shot ``job``
+    (a picklable callable ``job(context) -> Result``, e.g. a supernet search) whose result
+    goes back to the strategy like any other trial's.
+    """
+
+    arch: Arch | None = None
+    job: Any = None
+    kind: str = "arch"
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if (self.arch is None) == (self.job is None):
+            raise ValueError("a Proposal holds exactly one of arch or job")
+
+
+@dataclass
+class Result:
+    """The outcome of one evaluation: state, objective values, metrics, timings, error."""
+
+    state: TrialState
+    values: dict[str, float] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    duration: float = 0.0
+    error: str | None = None
+
+    @classmethod
+    def failed(cls, reason: str, duration: float = 0.0, **metrics: Any) -> Result:
+        return cls(TrialState.FAILED, {}, dict(metrics), duration, reason)
+
+    def check_finite(self) -> Result:
+        """A COMPLETE result whose objective values are not finite becomes FAILED."""
+        if self.state is TrialState.COMPLETE:
+            bad = [k for k, v in self.values.items() if not math.isfinite(float(v))]
+            if bad:
+                return Result.failed(f"non-finite objective {', '.join(bad)}", self.duration, **self.metrics)
+        return self
+
+
+@dataclass
+class TrialRecord:
+    """A stored trial as strategies, reports and the API see it."""
+
+    number: int
+    state: TrialState
+    arch: Arch | None
+    kind: str = "arch"
+    values: dict[str, float] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+    started_at: float | None = None
+    finished_at: float | None = None
+    duration: float = 0.0
+    told_before: int = 0  # how many results the strategy had been told when it proposed this
+    tell_seq: int | None = None  # order in which the result was told (None while running)
+
+    @property
+    def value(self) -> float | None:
+        """The first objective's value (None unless COMPLETE)."""
+        if self.state is not TrialState.COMPLETE or not self.values:
+            return None
+        return next(iter(self.values.values()))

@@ -1,0 +1,47 @@
+"""Shared fixtures: tiny spaces, tiny training budgets, temporary databases."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from seqnas.evaluation import TrainBudget
+from seqnas.space import space_from_dict
+
+ROOT = Path(__file__).resolve().parents[1]
+SEQNAS = [sys.executable, "-m", "seqnas.cli"]
+
+# A training budget small enough for tests, still real torch training.
+TINY_TRAIN = TrainBudget(max_epochs=3, patience=2, batch_size=64)
+TINY_TRAIN_ARGS = ["--max-epochs", "3", "--patience", "2", "--batch-size", "64"]
+
+
+@pytest.fixture
+def tiny_macro():
+    """A small rnn-macro-family space (depth 1-2, narrow layers) that trains in well under a second."""
+    return space_from_dict({
+        "family": "rnn-macro",
+        "params": [
+            {"name": "depth", "type": "categorical", "choices": [1, 2]},
+            {"name": "cell1", "type": "categorical", "choices": ["rnn_tanh", "gru", "lstm"]},
+            {"name": "hidden1", "type": "categorical", "choices": [4, 8]},
+            {"name": "cell2", "type": "categorical", "choices": ["rnn_tanh", "gru"], "condition": {"parent": "depth", "values": [2]}},
+            {"name": "hidden2", "type": "categorical", "choices": [4, 8], "condition": {"parent": "depth", "values": [2]}},
+            {"name": "lr", "type": "categorical", "choices": [0.003, 0.01]},
+        ],
+    })
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    return str(tmp_path / "runs.db")
+
+
+@pytest.fixture
+def env() -> dict[str, str]:
+    e = dict(os.environ)
+    e["PYTHONPATH"] = str(ROOT) + os.pathsep + e.get("PYTHONPATH", "")
+    return e
