@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 from seqnas.execution.base import Executor
 from seqnas.storage import Storage, StudyRow
-from seqnas.strategies.base import Strategy
+from seqnas.strategies.base import WAIT, Strategy
 from seqnas.study import Budget
 from seqnas.trial import Proposal, Result, TrialRecord, TrialState
 
@@ -32,6 +32,9 @@ class Runner:
     (with the strategy's state) in one transaction as it arrives, so a crash loses at most the
     running trials, and ``run`` on the same study resumes: finished trials are replayed into
     the strategy, trials left RUNNING are run again.
+
+    The executor belongs to the caller (one pool can serve many studies); the runner shuts it
+    down only when it stops with trials still in flight (Ctrl-C, an error).
     """
 
     def __init__(self, storage: Storage, study: StudyRow, strategy: Strategy, evaluator: Any, executor: Executor,
@@ -83,7 +86,9 @@ class Runner:
                 self._submit(number, proposal)
             self._loop()
         finally:
-            self.executor.shutdown()
+            if self.in_flight:
+                # Interrupted or failed: abandon what runs (it stays RUNNING; resume re-runs it).
+                self.executor.shutdown()
             self.storage.set_state(self.study, "elapsed", self._elapsed())
             self.storage.release(self.study)
             self.progress.close()
@@ -96,6 +101,10 @@ class Runner:
         while not self.exhausted and len(self.in_flight) < self.executor.workers and self._budget_left():
             told_before = self.strategy.n_told
             proposal = self.strategy.ask()
+            if proposal is WAIT:
+                if not self.in_flight:
+                    raise RuntimeError(f"strategy {self.strategy.name!r} waits with no trial running")
+                return
             if proposal is None:
                 self.exhausted = True
                 return

@@ -11,6 +11,16 @@ from seqnas.space.base import Arch, SearchSpace
 from seqnas.trial import Proposal, TrialRecord, TrialState
 
 
+class _Wait:
+    """Returned by ``ask`` when the strategy has nothing to propose until a running trial ends."""
+
+    def __repr__(self) -> str:
+        return "WAIT"
+
+
+WAIT: Any = _Wait()
+
+
 class Strategy:
     """Base class of every search strategy.
 
@@ -23,7 +33,8 @@ class Strategy:
     continues exactly as an uninterrupted run would. Strategies that hold expensive state can
     also save it (``state_dict``) and restore it instead.
 
-    Subclasses implement ``_propose`` (return an Arch/Proposal or None when exhausted) and
+    Subclasses implement ``_propose`` (return an Arch/Proposal, ``WAIT`` when nothing can be
+    proposed until a running trial finishes, or None when exhausted) and
     ``_observe``; the base class keeps the bookkeeping every strategy needs: the set of
     architectures already proposed (so no architecture is evaluated twice in a study), the
     results so far, and a per-ask random generator derived from the seed.
@@ -51,12 +62,13 @@ class Strategy:
 
     # -- the interface ----------------------------------------------------------------------
     def ask(self) -> Proposal | None:
-        """The next proposal, never an architecture proposed before; None when exhausted."""
+        """The next proposal, never an architecture proposed before; None when exhausted,
+        ``WAIT`` when the next proposal depends on a trial still running."""
         for attempt in range(self.max_duplicate_retries):
             rng = np.random.default_rng([self.seed, self.n_asked, attempt, 0x5E9])
             out = self._propose(rng)
-            if out is None:
-                return None
+            if out is None or out is WAIT:
+                return out
             proposal = out if isinstance(out, Proposal) else Proposal(arch=out)
             if proposal.arch is not None and not self.fresh(proposal.arch):
                 continue  # the guarantee lives here, whatever the subclass does
@@ -90,6 +102,8 @@ class Strategy:
                 self.tell(tells[told])
                 told += 1
             proposal = self.ask()
+            if proposal is WAIT:
+                proposal = None
             self._replayed(r, proposal)
             if not r.state.finished:
                 if r.arch is not None:
