@@ -20,7 +20,7 @@ from seqnas.space import Arch, SearchSpace, get_space
 from seqnas.storage import Storage, StudyRow
 from seqnas.strategies import make_strategy
 from seqnas.study import Budget, StudySettings, make_evaluator, open_study
-from seqnas.tasks import task_spec
+from seqnas.tasks import load_task, task_spec
 from seqnas.trial import TrialRecord, TrialState
 
 
@@ -154,6 +154,7 @@ def search(
         names = parse_objectives(objectives)
         spec = task_spec(task, csv=csv, target=target, features=tuple(features), time_column=time_column,
                          window=window, horizon=horizon)
+        load_task(spec)  # a bad CSV is reported now, before any study is written
     train_budget = train if isinstance(train, TrainBudget) else TrainBudget(**(train or {}))
     if trials is None and seconds is None and cpu_seconds is None:
         trials = 30

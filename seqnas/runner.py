@@ -131,6 +131,7 @@ class Runner:
         self.strategy.tell(record)
         record.tell_seq = self.storage.finish_trial(self.study, number, result, self.strategy.state_dict())
         self.cpu_used += float(result.metrics.get("cpu_seconds", 0.0) or 0.0)
+        self.storage.set_state(self.study, "elapsed", self._elapsed())  # a killed run still counts its time
         if proposal.kind == "arch":
             self.finished += 1
             if result.state is TrialState.FAILED:
