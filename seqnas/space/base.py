@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from functools import lru_cache
+from functools import cache
 from typing import Any, Callable
 
 import numpy as np
@@ -219,7 +219,7 @@ class SearchSpace:
             names = sorted({p.condition.parent for p in self.params[i:] if p.condition is not None})
             parents_from.append(names)
 
-        @lru_cache(maxsize=None)
+        @cache
         def count(i: int, state: tuple[Any, ...]) -> int:
             if i == len(self.params):
                 return 1
