@@ -14,8 +14,18 @@ from seqnas.errors import SpaceError
 Scalar = Any  # str | int | float | bool: a JSON scalar
 
 
+def _finite(v: object) -> bool:
+    """A real number (not bool) that a float can hold: no NaN, inf, or int too large for a float."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    try:
+        return math.isfinite(v)
+    except OverflowError:
+        return False
+
+
 def _is_scalar(v: object) -> bool:
-    return isinstance(v, (str, int, float, bool)) and not (isinstance(v, float) and not math.isfinite(v))
+    return isinstance(v, (str, bool)) or _finite(v)
 
 
 @dataclass(frozen=True)
@@ -167,10 +177,12 @@ class _Numeric(Param):
     def __init__(self, name: str, low: Any, high: Any, log: bool = False, condition: Condition | None = None) -> None:
         super().__init__(name, condition)
         for label, v in (("low", low), ("high", high)):
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            if not _finite(v):
                 raise SpaceError(f"parameter {name!r}: {label} must be a finite number, got {v!r}")
         if low > high:
             raise SpaceError(f"parameter {name!r}: low ({low}) is greater than high ({high})")
+        if not math.isfinite(float(high) - float(low)):
+            raise SpaceError(f"parameter {name!r}: the range [{low}, {high}] is too wide to compute with; narrow it")
         if not isinstance(log, bool):
             raise SpaceError(f"parameter {name!r}: log must be true or false, got {log!r}")
         if log and low <= 0:
@@ -187,11 +199,14 @@ class _Numeric(Param):
     def from_unit(self, u: float) -> float:
         u = min(1.0, max(0.0, u))
         if self.log:
-            return math.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low)))
-        return self.low + u * (self.high - self.low)
+            v = math.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low)))
+        else:
+            v = self.low + u * (self.high - self.low)
+        # exp(log(x)) is not always x: clamp so rounding never leaves the declared bounds.
+        return min(self.high, max(self.low, v))
 
     def _check_number(self, value: Any) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if not _finite(value):
             raise SpaceError(f"parameter {self.name!r}: {value!r} is not a finite number")
         if not self.low <= value <= self.high:
             raise SpaceError(f"parameter {self.name!r}: {value!r} is outside [{self.low}, {self.high}]")
@@ -214,6 +229,10 @@ class Int(_Numeric):
                 continue
             if not isinstance(v, int) or isinstance(v, bool):
                 raise SpaceError(f"parameter {name!r}: {label} of an int parameter must be an integer, got {v!r}")
+        for label, v in (("low", low), ("high", high)):
+            # Sampling draws 64-bit integers; and +-2**62 leaves room for high + 1.
+            if _finite(v) and not -(2**62) <= v <= 2**62:
+                raise SpaceError(f"parameter {name!r}: {label} of an int parameter must be within +-2**62, got {v!r}")
         super().__init__(name, int(low), int(high), log, condition)
 
     def check(self, value: Any) -> int:
@@ -289,8 +308,9 @@ class Float(_Numeric):
         return float(self.low)
 
     @property
-    def size(self) -> None:
-        return None
+    def size(self) -> int | None:
+        # A float with low == high has one value: it is not a decision that mutate can change.
+        return 1 if self.low == self.high else None
 
 
 PARAM_TYPES: dict[str, type[Param]] = {"categorical": Categorical, "int": Int, "float": Float}
