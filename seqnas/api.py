@@ -12,7 +12,7 @@ import pandas as pd
 
 from seqnas.errors import ConfigError
 from seqnas.evaluation import TrainBudget, parse_objectives
-from seqnas.execution import make_executor
+from seqnas.execution import Executor, make_executor
 from seqnas.pareto import pareto_mask
 from seqnas.progress import RichProgress
 from seqnas.runner import NoProgress, Runner
@@ -102,13 +102,31 @@ def _progress(progress: bool | None, label: str) -> Any:
     return RichProgress(label) if show else NoProgress()
 
 
-def _check_picklable(objective: Callable[..., Any], workers: int) -> None:
-    if workers > 1:
+def _check_picklable(objective: Callable[..., Any] | None, ex: Executor) -> None:
+    # Ray sends functions by value (cloudpickle); the process pool only by reference.
+    if objective is not None and ex.name == "pool":
         try:
             pickle.dumps(objective)
         except Exception:  # noqa: BLE001 - any pickling failure means the same thing here
-            raise ConfigError("objective= must be a module-level function to run with workers > 1 (lambdas and "
-                              "local functions cannot be sent to worker processes); or use workers=1") from None
+            raise ConfigError("objective= must be a module-level function to run in worker processes (lambdas and "
+                              "local functions cannot be sent to them); or use workers=1, or executor='ray'") from None
+
+
+def _executor(executor: str | Executor | None, workers: int | None, trial_timeout: float | None, ray_address: str | None,
+              options: dict[str, Any] | None, objective: Callable[..., Any] | None) -> tuple[Executor, bool]:
+    """The executor to run on, and whether this call owns it (and shuts it down): a given instance is the caller's."""
+    if isinstance(executor, Executor):
+        if trial_timeout is not None or ray_address is not None or options:
+            raise ConfigError("give trial_timeout, ray_address and executor_options to the executor you pass, not here")
+        _check_picklable(objective, executor)
+        return executor, False
+    ex = make_executor(executor, workers, trial_timeout=trial_timeout, ray_address=ray_address, **(options or {}))
+    try:
+        _check_picklable(objective, ex)
+    except ConfigError:
+        ex.shutdown()
+        raise
+    return ex, True
 
 
 def search(
@@ -133,9 +151,11 @@ def search(
     train: TrainBudget | dict[str, Any] | None = None,
     study: str | None = None,
     db: str | None = None,
-    workers: int = 1,
-    executor: str | None = None,
+    workers: int | None = 1,
+    executor: str | Executor | None = None,
     executor_options: dict[str, Any] | None = None,
+    trial_timeout: float | None = None,
+    ray_address: str | None = None,
     progress: bool | None = None,
 ) -> SearchResult:
     """Search ``space`` on a task (built-in, or ``csv``/``target``) or on ``objective(arch) -> float``.
@@ -149,7 +169,6 @@ def search(
             raise ConfigError("give either objective= or a task, not both")
         names = tuple(objectives.split(",")) if isinstance(objectives, str) else tuple(objectives or ("value",))
         spec = None
-        _check_picklable(objective, workers)
     else:
         names = parse_objectives(objectives)
         spec = task_spec(task, csv=csv, target=target, features=tuple(features), time_column=time_column,
@@ -162,34 +181,43 @@ def search(
                              train=train_budget, max_params=max_params)
     evaluator = make_evaluator(sp, settings, objective)
     strat = make_strategy(strategy, sp, seed=seed, objectives=names, options=strategy_options)
-    ex = make_executor(executor, workers, **(executor_options or {}))
+    ex, owned = _executor(executor, workers, trial_timeout, ray_address, executor_options, objective)
     storage = Storage(db or ":memory:")
     try:
         row = open_study(storage, study or f"{strategy}-seed{seed}", sp, strategy, strategy_options or {}, settings)
+        storage.set_state(row, "trial_timeout", ex.trial_timeout)  # `resume` keeps the limit
         Runner(storage, row, strat, evaluator, ex, settings.budget, seed, _progress(progress, strategy)).run()
         return _result(storage, storage.get_study(row.name))
     finally:
-        ex.shutdown()
+        if owned:
+            ex.shutdown()
         storage.close()
 
 
-def resume(study: str, db: str, *, workers: int = 1, executor: str | None = None, executor_options: dict[str, Any] | None = None,
+def resume(study: str, db: str, *, workers: int | None = 1, executor: str | Executor | None = None,
+           executor_options: dict[str, Any] | None = None, trial_timeout: float | None = None, ray_address: str | None = None,
            objective: Callable[[Arch], Any] | None = None, progress: bool | None = None) -> SearchResult:
-    """Continue a stored study to its budget: finished trials are kept, running ones re-run."""
+    """Continue a stored study to its budget: finished trials are kept, running ones re-run.
+
+    ``trial_timeout`` None keeps the limit the study was searched with.
+    """
     storage = Storage(db, create=False)
     try:
         row = storage.get_study(study)
         sp = SearchSpace.from_json(row.space)
         settings = StudySettings.from_json(row.settings)
-        if objective is not None:
-            _check_picklable(objective, workers)
         evaluator = make_evaluator(sp, settings, objective)
         strat = make_strategy(row.strategy, sp, seed=settings.seed, objectives=settings.objectives, options=row.strategy_options)
-        ex = make_executor(executor, workers, **(executor_options or {}))
+        if trial_timeout is None and not isinstance(executor, Executor):
+            trial_timeout = storage.get_state(row, "trial_timeout")
+        ex, owned = _executor(executor, workers, trial_timeout, ray_address, executor_options, objective)
         try:
+            if owned:
+                storage.set_state(row, "trial_timeout", ex.trial_timeout)
             Runner(storage, row, strat, evaluator, ex, settings.budget, settings.seed, _progress(progress, row.strategy)).run()
         finally:
-            ex.shutdown()
+            if owned:
+                ex.shutdown()
         return _result(storage, storage.get_study(study))
     finally:
         storage.close()

@@ -95,7 +95,13 @@ def add_execution_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("execution")
     g.add_argument("--workers", type=_positive_int("--workers"), default=None,
                    help="trials in flight (default: the number of cores)")
-    g.add_argument("--executor", choices=None, help="inline, pool (default with >1 worker), ray")
+    g.add_argument("--executor", choices=["inline", "pool", "ray"],
+                   help="inline (one trial at a time, in this process), pool (default with >1 worker) or ray")
+    g.add_argument("--ray-address", metavar="auto|HOST:PORT",
+                   help="run on this Ray cluster (implies --executor ray); without it, ray starts a private local instance")
+    g.add_argument("--trial-timeout", type=_positive_float("--trial-timeout"), metavar="SECONDS",
+                   help="stop an architecture trial after this long and record it FAILED (runs trials in worker "
+                        "processes; resume keeps the study's limit unless given)")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -104,9 +110,11 @@ def add_db_args(p: argparse.ArgumentParser, study_required: bool = True) -> None
     p.add_argument("--db", default="seqnas.db", help="SQLite file (default: seqnas.db)")
 
 
-def _workers(args: argparse.Namespace) -> int:
+def _workers(args: argparse.Namespace) -> int | None:
     from seqnas.execution import default_workers
 
+    if args.workers is None and args.ray_address:
+        return None  # a Ray cluster: one trial per CPU it has
     return args.workers or default_workers()
 
 
@@ -124,7 +132,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         seed=args.seed, objectives=args.objectives, max_params=args.max_params,
         train={"max_epochs": args.max_epochs, "patience": args.patience, "batch_size": args.batch_size},
         study=args.study or f"{args.strategy}-{args.task or ('csv' if args.csv else 'sunspots')}-seed{args.seed}",
-        db=args.db, workers=_workers(args), executor=args.executor, progress=not args.no_progress,
+        db=args.db, workers=_workers(args), executor=args.executor, trial_timeout=args.trial_timeout,
+        ray_address=args.ray_address, progress=not args.no_progress,
     )
     _print_summary(result)
     return 0
@@ -133,7 +142,8 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_resume(args: argparse.Namespace) -> int:
     from seqnas.api import resume
 
-    result = resume(args.study, args.db, workers=_workers(args), executor=args.executor, progress=not args.no_progress)
+    result = resume(args.study, args.db, workers=_workers(args), executor=args.executor, trial_timeout=args.trial_timeout,
+                    ray_address=args.ray_address, progress=not args.no_progress)
     _print_summary(result)
     return 0
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import time
 from abc import ABC, abstractmethod
 from typing import Any, Callable
 
+from seqnas.errors import ConfigError
 from seqnas.trial import Proposal, Result
 
 Evaluator = Callable[..., Result]
@@ -29,13 +31,34 @@ def run_trial(evaluator: Evaluator, proposal: Proposal, seed: int) -> Result:
         return Result.failed(f"{type(e).__name__}: {e}", time.perf_counter() - t0)
 
 
+def timeout_result(limit: float, ran: float, cpu_seconds: float) -> Result:
+    """The FAILED result of an architecture trial stopped for running past ``--trial-timeout``."""
+    return Result.failed(f"timed out: ran {ran:.1f} s, over the --trial-timeout of {limit:g} s; its worker was stopped",
+                         ran, timed_out=True, cpu_seconds=cpu_seconds)
+
+
+def check_trial_timeout(trial_timeout: float | None) -> float | None:
+    if trial_timeout is None:
+        return None
+    if isinstance(trial_timeout, bool) or not isinstance(trial_timeout, (int, float)) or not math.isfinite(trial_timeout) \
+            or trial_timeout <= 0:
+        raise ConfigError(f"--trial-timeout must be a positive number of seconds, got {trial_timeout!r}")
+    return float(trial_timeout)
+
+
 class Executor(ABC):
-    """Runs trials; the runner submits work tagged with the trial number and collects results."""
+    """Runs trials; the runner submits work tagged with the trial number and collects results.
+
+    ``trial_timeout`` (seconds, None = no limit) applies to architecture trials, not to one-shot
+    jobs such as a supernet search: an executor that enforces it stops the trial and returns a
+    FAILED result whose error says so (``timeout_result``).
+    """
 
     name = "base"
 
-    def __init__(self, workers: int = 1) -> None:
+    def __init__(self, workers: int = 1, trial_timeout: float | None = None) -> None:
         self.workers = workers
+        self.trial_timeout = check_trial_timeout(trial_timeout)
 
     @abstractmethod
     def submit(self, tag: int, evaluator: Evaluator, proposal: Proposal, seed: int) -> None: ...

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from collections import deque
 
+from seqnas.errors import ConfigError
 from seqnas.execution.base import Evaluator, Executor, run_trial
 from seqnas.trial import Proposal, Result
 
 
 class InlineExecutor(Executor):
+    """Trials run in this process, one after another: nothing can stop one that runs too long,
+    so ``trial_timeout`` is refused (the pool or Ray enforce it, by stopping the worker)."""
+
     name = "inline"
 
-    def __init__(self, workers: int = 1) -> None:
+    def __init__(self, workers: int = 1, trial_timeout: float | None = None) -> None:
+        if trial_timeout is not None:
+            raise ConfigError("--trial-timeout needs --executor pool or ray: the inline executor runs trials in this "
+                              "process and cannot stop one (with --workers 1, leave --executor out to get a 1-worker pool)")
         super().__init__(1)
         self._queue: deque[tuple[int, Evaluator, Proposal, int]] = deque()
 

@@ -4,101 +4,257 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
+import pickle
+import signal
+import time
+from collections import deque
+from multiprocessing.connection import Connection
+from multiprocessing.connection import wait as wait_any
+from typing import Any
 
-from seqnas.execution.base import Evaluator, Executor, run_trial
+from seqnas.execution.base import Evaluator, Executor, run_trial, timeout_result
 from seqnas.trial import Proposal, Result
 
+# A worker that dies this many times in a row before it is ready means workers cannot start at all.
+_MAX_START_FAILURES = 3
 
-def _init_worker() -> None:
+
+def _worker_main(conn: Connection) -> None:
+    """One worker: receive pickled trials, run them one at a time, send the results back."""
+    # Ctrl-C in a terminal reaches the whole process group; the driver handles it and stops us.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ["OMP_NUM_THREADS"] = "1"
     import torch
 
     torch.set_num_threads(1)
+    conn.send(("ready", os.getpid()))
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return  # the driver is gone
+        if msg is None:
+            return
+        tag, payload = msg
+        try:
+            evaluator, proposal, seed = pickle.loads(payload)
+        except Exception as e:  # noqa: BLE001 - e.g. a module the worker cannot import
+            result = Result.failed(f"could not load the trial in a worker process: {type(e).__name__}: {e}")
+        else:
+            result = run_trial(evaluator, proposal, seed)
+        try:
+            conn.send((tag, result))
+        except Exception as e:  # noqa: BLE001 - an unpicklable metric must not kill the worker
+            conn.send((tag, Result.failed(f"could not send the result back from the worker: {type(e).__name__}: {e}")))
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) a live process has used, from /proc; None where unavailable."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _how_it_died(exitcode: int | None) -> str:
+    if exitcode is None:
+        return "it stopped responding"
+    if exitcode < 0:
+        try:
+            return f"killed by {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"killed by signal {-exitcode}"
+    return f"exit code {exitcode}"
+
+
+class _Worker:
+    """A worker process, its pipe, and the trial it runs (if any)."""
+
+    def __init__(self, ctx: Any) -> None:
+        self.conn, child = ctx.Pipe()
+        # daemon: if the driver exits without shutdown(), the workers do not keep it alive.
+        self.proc = ctx.Process(target=_worker_main, args=(child,), daemon=True, name="seqnas-worker")
+        self.proc.start()
+        child.close()
+        self.ready = False
+        self.tag: int | None = None
+        self.started = 0.0
+        self.cpu0: float | None = None
+
+    def kill(self) -> None:
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join(5)
+        self.conn.close()
 
 
 class PoolExecutor(Executor):
     """``workers`` processes from a spawn context (safe with torch), reused across trials.
 
-    A worker that dies (killed, out of memory) breaks the pool: the pool is rebuilt and every
-    trial it held is submitted again, up to ``max_retries`` times each; after that the trial
-    comes back FAILED with the reason.
+    Each worker runs one trial at a time over its own pipe, so the pool knows which trial each
+    process runs. A worker that dies (killed, out of memory) is replaced and only its trial is
+    run again, up to ``max_retries`` times; after that the trial comes back FAILED with the
+    reason. With ``trial_timeout`` an architecture trial that runs longer is stopped by killing
+    its worker (which is replaced) and comes back FAILED.
     """
 
     name = "pool"
 
-    def __init__(self, workers: int = 2, max_retries: int = 2) -> None:
-        super().__init__(workers)
+    def __init__(self, workers: int = 2, max_retries: int = 2, trial_timeout: float | None = None) -> None:
+        super().__init__(workers, trial_timeout=trial_timeout)
         self.max_retries = max_retries
         self._ctx = mp.get_context("spawn")
-        self._pool: ProcessPoolExecutor | None = None
-        self._futures: dict[Future[Result], int] = {}
-        self._work: dict[int, tuple[Evaluator, Proposal, int]] = {}
+        self._workers: list[_Worker] = []
+        self._queue: deque[int] = deque()
+        self._work: dict[int, tuple[Proposal, bytes]] = {}
+        self._done: list[tuple[int, Result]] = []
+        self._start_failures = 0
         self.retries: dict[int, int] = {}
 
-    def _ensure_pool(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=self._ctx, initializer=_init_worker)
-        return self._pool
-
+    # -- submitting --------------------------------------------------------------------------------
     def submit(self, tag: int, evaluator: Evaluator, proposal: Proposal, seed: int) -> None:
-        self._work[tag] = (evaluator, proposal, seed)
-        self._futures[self._ensure_pool().submit(run_trial, evaluator, proposal, seed)] = tag
+        try:
+            # Pickled here, so a trial that cannot be sent fails now, with the reason, in the driver.
+            payload = pickle.dumps((evaluator, proposal, seed))
+        except Exception as e:  # noqa: BLE001 - any pickling failure means the same thing here
+            self._done.append((tag, Result.failed(f"could not send the trial to a worker process: {type(e).__name__}: {e}")))
+            return
+        if not self._workers:
+            self._workers = [_Worker(self._ctx) for _ in range(self.workers)]
+        self._work[tag] = (proposal, payload)
+        self._queue.append(tag)
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        for w in self._workers:
+            if not self._queue:
+                return
+            if w.ready and w.tag is None:
+                tag = self._queue.popleft()
+                w.tag, w.started, w.cpu0 = tag, time.monotonic(), _cpu_seconds(w.proc.pid or 0)
+                try:
+                    w.conn.send((tag, self._work[tag][1]))
+                except (OSError, ValueError):
+                    pass  # the worker just died; its sentinel reports it and the trial is retried
 
     def pending(self) -> int:
-        return len(self._work)
+        return len(self._work) + len(self._done)
 
     def worker_pids(self) -> list[int]:
-        procs = getattr(self._pool, "_processes", None) or {}
-        return [p.pid for p in procs.values() if p.pid is not None]
+        """PIDs of the live worker processes."""
+        return [w.proc.pid for w in self._workers if w.proc.pid is not None and w.proc.is_alive()]
 
+    def running(self) -> dict[int, int]:
+        """Trial tag -> PID of the worker process running it."""
+        return {w.tag: w.proc.pid for w in self._workers if w.tag is not None and w.proc.pid is not None}
+
+    # -- collecting --------------------------------------------------------------------------------
     def wait(self, timeout: float | None = None) -> list[tuple[int, Result]]:
-        if not self._futures:
-            return []
-        done, _ = wait(list(self._futures), timeout=timeout, return_when=FIRST_COMPLETED)
-        out: list[tuple[int, Result]] = []
-        broken: list[int] = []
-        for fut in done:
-            tag = self._futures.pop(fut)
-            try:
-                out.append((tag, fut.result()))
-                self._work.pop(tag, None)
-            except BrokenProcessPool:
-                broken.append(tag)
-            except Exception as e:  # noqa: BLE001 - e.g. an evaluator that cannot be pickled
-                out.append((tag, Result.failed(f"could not run in a worker process: {type(e).__name__}: {e}")))
-                self._work.pop(tag, None)
-        if broken:
-            out.extend(self._recover(broken))
-        return out
+        until = None if timeout is None else time.monotonic() + timeout
+        while True:
+            out, self._done = self._done, []
+            if out or not self._work:
+                return out
+            self._dispatch()
+            handles: dict[Any, _Worker] = {}
+            for w in self._workers:
+                handles[w.conn] = w
+                handles[w.proc.sentinel] = w
+            now = time.monotonic()
+            limit = min([d for d in (until, self._next_deadline()) if d is not None], default=None)
+            for h in wait_any(list(handles), None if limit is None else max(0.0, limit - now)):
+                w = handles[h]
+                if w in self._workers:  # not already replaced during this round
+                    self._service(w)
+            self._expire()
+            if until is not None and time.monotonic() >= until:
+                out, self._done = self._done, []
+                return out
 
-    def _recover(self, broken: list[int]) -> list[tuple[int, Result]]:
-        """A worker died: every future of the old pool is lost; rebuild it and resubmit."""
-        for fut, tag in list(self._futures.items()):
-            broken.append(tag)
-            self._futures.pop(fut)
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
-        failed: list[tuple[int, Result]] = []
-        for tag in sorted(set(broken)):
-            self.retries[tag] = self.retries.get(tag, 0) + 1
-            evaluator, proposal, seed = self._work[tag]
-            if self.retries[tag] > self.max_retries:
-                self._work.pop(tag)
-                failed.append((tag, Result.failed(f"worker process died {self.retries[tag]} times while running this trial")))
-            else:
-                self.submit(tag, evaluator, proposal, seed)
-        return failed
+    def _service(self, w: _Worker) -> None:
+        """Read what a worker sent; if it is dead, replace it and retry or fail its trial."""
+        try:
+            while w.conn.poll():
+                msg = w.conn.recv()
+                if msg[0] == "ready":
+                    w.ready = True
+                    self._start_failures = 0
+                else:
+                    tag, result = msg
+                    w.tag = None
+                    self._work.pop(tag, None)
+                    self.retries.pop(tag, None)
+                    self._done.append((tag, result))
+        except (EOFError, OSError):
+            w.proc.join(5)  # the pipe closed: the process is exiting; reap it rather than spin
+        if w.proc.is_alive():
+            return
+        w.proc.join()
+        how = _how_it_died(w.proc.exitcode)
+        if not w.ready:
+            self._start_failures += 1
+            if self._start_failures >= _MAX_START_FAILURES:
+                raise RuntimeError(f"seqnas worker processes cannot start ({how}, {self._start_failures} times in a row); "
+                                   "a script that runs a search with workers > 1 must start it under "
+                                   "`if __name__ == '__main__':` (worker processes import the script)")
+        self._replace(w)
+        if w.tag is not None:
+            self._lost(w.tag, f"its worker process died ({how})")
 
+    def _lost(self, tag: int, why: str) -> None:
+        n = self.retries[tag] = self.retries.get(tag, 0) + 1
+        if n > self.max_retries:
+            self._work.pop(tag, None)
+            self.retries.pop(tag)
+            self._done.append((tag, Result.failed(f"{why} {n} times while running this trial; not retried again")))
+        else:
+            self._queue.appendleft(tag)
+
+    def _replace(self, w: _Worker) -> None:
+        w.kill()
+        self._workers[self._workers.index(w)] = _Worker(self._ctx)
+
+    def _next_deadline(self) -> float | None:
+        if self.trial_timeout is None:
+            return None
+        return min((w.started + self.trial_timeout for w in self._workers if self._limited(w)), default=None)
+
+    def _limited(self, w: _Worker) -> bool:
+        return w.tag is not None and w.tag in self._work and self._work[w.tag][0].kind == "arch"
+
+    def _expire(self) -> None:
+        """Stop every architecture trial past the time limit by killing (and replacing) its worker."""
+        if self.trial_timeout is None:
+            return
+        now = time.monotonic()
+        for w in list(self._workers):
+            if self._limited(w) and now - w.started >= self.trial_timeout and w.tag is not None:
+                ran = now - w.started
+                cpu1 = _cpu_seconds(w.proc.pid or 0)
+                cpu = cpu1 - w.cpu0 if cpu1 is not None and w.cpu0 is not None else ran
+                tag = w.tag
+                w.tag = None
+                self._replace(w)
+                self._work.pop(tag, None)
+                self.retries.pop(tag, None)
+                self._done.append((tag, timeout_result(self.trial_timeout, ran, cpu)))
+
+    # -- stopping ----------------------------------------------------------------------------------
     def shutdown(self) -> None:
-        if self._pool is not None:
-            # Running trials are abandoned: kill the workers rather than wait for them.
-            for p in (getattr(self._pool, "_processes", None) or {}).values():
-                if p.is_alive():
-                    p.kill()
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
-        self._futures.clear()
+        """Idle workers are asked to exit; running trials are abandoned (their workers are killed)."""
+        idle = [w for w in self._workers if w.ready and w.tag is None and w.proc.is_alive()]
+        for w in idle:
+            try:
+                w.conn.send(None)
+            except (OSError, ValueError):
+                pass
+        for w in self._workers:
+            if w in idle:
+                w.proc.join(2)
+            w.kill()  # busy, or still starting: nothing to wait for
+        self._workers = []
+        self._queue.clear()
         self._work.clear()
+        self._done.clear()

@@ -1,0 +1,295 @@
+"""Ray executor: trials run on Ray actors, on a local loopback-only Ray instance or on a cluster."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from collections import deque
+from typing import Any
+
+from seqnas.errors import ConfigError
+from seqnas.execution.base import Evaluator, Executor, run_trial, timeout_result
+from seqnas.trial import Proposal, Result
+
+# Read by Ray when it is imported: "0" makes a local instance use 127.0.0.1 as its node address
+# and bind every Ray process to loopback (by default Ray listens on all interfaces and advertises
+# the machine's external address). Only for an instance we start; a real cluster needs it unset.
+LOCAL_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled"}
+# A worker that cannot even start (e.g. seqnas missing on a node) this many times in a row is fatal.
+_MAX_START_FAILURES = 3
+_INSTALL_HINT = "pip install 'seqnas[ray]' (or pip install ray==2.60.0)"
+
+
+class TrialActor:
+    """The body of one Ray actor: a persistent worker process that runs one trial at a time."""
+
+    def __init__(self) -> None:
+        os.environ["OMP_NUM_THREADS"] = "1"
+        import torch
+
+        torch.set_num_threads(1)
+
+    def ready(self) -> int:
+        return os.getpid()
+
+    def run(self, evaluator: Evaluator, proposal: Proposal, seed: int) -> Result:
+        return run_trial(evaluator, proposal, seed)
+
+
+class _Slot:
+    """One actor and what it is doing."""
+
+    def __init__(self, actor: Any, ready_ref: Any) -> None:
+        self.actor, self.ready_ref = actor, ready_ref
+        self.pid: int | None = None
+        self.tag: int | None = None
+        self.ref: Any = None
+        self.started = 0.0
+
+
+class RayExecutor(Executor):
+    """``workers`` Ray actors (one CPU each), created at the first submit and reused.
+
+    ``address`` None starts a private local Ray instance bound to 127.0.0.1 (``num_cpus=workers``)
+    and stops it at shutdown; ``"auto"`` or ``"HOST:PORT"`` connects to a running cluster (which
+    is left running). A lost actor (killed worker process, lost node) is replaced and its trial
+    run again, up to ``max_retries`` times, then FAILED with the reason. With ``trial_timeout``
+    an architecture trial that runs longer is stopped by killing its actor.
+    """
+
+    name = "ray"
+
+    def __init__(self, workers: int | None = None, address: str | None = None, max_retries: int = 2,
+                 trial_timeout: float | None = None, temp_dir: str | None = None) -> None:
+        super().__init__(workers or 1, trial_timeout=trial_timeout)
+        self.address, self.max_retries, self.temp_dir = address, max_retries, temp_dir
+        self.retries: dict[int, int] = {}
+        self._slots: list[_Slot] = []
+        self._queue: deque[int] = deque()
+        self._work: dict[int, tuple[Evaluator, Proposal, int]] = {}
+        self._done: list[tuple[int, Result]] = []
+        self._start_failures = 0
+        self._saved_env: dict[str, str | None] = {}
+        self._saved_constant: bool | None = None
+        self._owns_ray = False
+        self.ray = self._connect()
+        if workers is None and address is not None:
+            # On a cluster, default to one trial per CPU it has.
+            self.workers = max(1, int(self.ray.cluster_resources().get("CPU", 1)))
+        self._actor_cls = self.ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0)(TrialActor)
+
+    # -- connecting --------------------------------------------------------------------------------
+    def _connect(self) -> Any:
+        local = self.address is None
+        if local:
+            for k, v in LOCAL_ENV.items():
+                self._saved_env[k] = os.environ.get(k)
+                os.environ[k] = v
+        try:
+            import ray
+        except ImportError:
+            self._restore_env()
+            raise ConfigError(f"--executor ray needs Ray, which is not installed: {_INSTALL_HINT}") from None
+        if ray.is_initialized():
+            # The caller runs Ray already (e.g. in a notebook): use it, and leave it running.
+            self._restore_env()
+            return ray
+        if local:
+            from ray._private import ray_constants
+
+            # Ray may have been imported before the variable was set; the constant is what counts.
+            self._saved_constant = ray_constants.ENABLE_RAY_CLUSTER
+            ray_constants.ENABLE_RAY_CLUSTER = False
+            try:
+                ray.init(num_cpus=self.workers, include_dashboard=False, _node_ip_address="127.0.0.1",
+                         _temp_dir=self.temp_dir, object_store_memory=256 * 1024**2, logging_level=logging.WARNING,
+                         # Workers see the modules the driver sees (user objectives, test helpers).
+                         runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}})
+            except Exception:
+                self._restore_env()
+                raise
+        else:
+            try:
+                ray.init(address=self.address, logging_level=logging.WARNING)
+            except Exception as e:  # noqa: BLE001 - Ray raises several kinds for an unreachable cluster
+                raise ConfigError(f"could not connect to the Ray cluster at --ray-address {self.address!r} "
+                                  f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); start it with "
+                                  "`ray start --head` on the head node, or check the address") from None
+        self._owns_ray = True
+        return ray
+
+    def _restore_env(self) -> None:
+        for k, v in self._saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        self._saved_env = {}
+        if self._saved_constant is not None:
+            from ray._private import ray_constants
+
+            ray_constants.ENABLE_RAY_CLUSTER = self._saved_constant
+            self._saved_constant = None
+
+    # -- submitting --------------------------------------------------------------------------------
+    def submit(self, tag: int, evaluator: Evaluator, proposal: Proposal, seed: int) -> None:
+        if not self._slots:
+            self._slots = [self._new_slot() for _ in range(self.workers)]
+        self._work[tag] = (evaluator, proposal, seed)
+        self._queue.append(tag)
+        self._dispatch()
+
+    def _new_slot(self) -> _Slot:
+        actor = self._actor_cls.remote()
+        return _Slot(actor, actor.ready.remote())
+
+    def _dispatch(self) -> None:
+        for s in self._slots:
+            if not self._queue:
+                return
+            if s.pid is not None and s.tag is None:
+                tag = self._queue.popleft()
+                evaluator, proposal, seed = self._work[tag]
+                try:
+                    ref = s.actor.run.remote(evaluator, proposal, seed)
+                except Exception as e:  # noqa: BLE001 - Ray serialises the arguments here
+                    self._finish(tag, Result.failed(f"could not send the trial to a Ray worker: {type(e).__name__}: {e}"))
+                    continue
+                s.tag, s.ref, s.started = tag, ref, time.monotonic()
+
+    def pending(self) -> int:
+        return len(self._work) + len(self._done)
+
+    def worker_pids(self) -> list[int]:
+        """PIDs of the ready actors' worker processes (on their nodes)."""
+        return [s.pid for s in self._slots if s.pid is not None]
+
+    def running(self) -> dict[int, int]:
+        """Trial tag -> PID of the actor process running it."""
+        return {s.tag: s.pid for s in self._slots if s.tag is not None and s.pid is not None}
+
+    # -- collecting --------------------------------------------------------------------------------
+    def wait(self, timeout: float | None = None) -> list[tuple[int, Result]]:
+        until = None if timeout is None else time.monotonic() + timeout
+        while True:
+            out, self._done = self._done, []
+            if out or not self._work:
+                return out
+            self._dispatch()
+            refs = {}
+            for s in self._slots:
+                if s.pid is None:
+                    refs[s.ready_ref] = s
+                elif s.ref is not None:
+                    refs[s.ref] = s
+            now = time.monotonic()
+            limit = min([d for d in (until, self._next_deadline()) if d is not None], default=None)
+            if refs:
+                wait_s = None if limit is None else max(0.0, limit - now)
+                ready, _ = self.ray.wait(list(refs), num_returns=1, timeout=wait_s)
+                if ready:  # collect everything that is done by now, not only the first
+                    ready, _ = self.ray.wait(list(refs), num_returns=len(refs), timeout=0)
+                for ref in ready:
+                    self._collect(refs[ref], ref)
+            elif limit is not None:
+                time.sleep(max(0.0, min(limit - now, 0.1)))
+            self._expire()
+            if until is not None and time.monotonic() >= until:
+                out, self._done = self._done, []
+                return out
+
+    def _collect(self, s: _Slot, ref: Any) -> None:
+        ex = self.ray.exceptions
+        if s.pid is None:  # the actor's ready() answered, or it failed to start
+            try:
+                s.pid = int(self.ray.get(ref))
+                self._start_failures = 0
+            except ex.RayError as e:
+                self._start_failures += 1
+                if self._start_failures >= _MAX_START_FAILURES:
+                    raise ConfigError(f"Ray workers cannot start a seqnas worker ({_first_line(e)}); install seqnas, "
+                                      "with the same torch, on every node of the cluster") from None
+                self._replace(s)
+            return
+        tag = s.tag
+        assert tag is not None
+        s.tag, s.ref = None, None
+        try:
+            result = self.ray.get(ref)
+        except ex.RayTaskError as e:
+            # An error raised inside the actor's method, e.g. arguments it could not unpickle; running it
+            # again would give the same error.
+            self._finish(tag, Result.failed(f"could not run the trial on a Ray worker: {_first_line(e)}"))
+        except ex.RayError as e:
+            # The actor's process or node is gone (ActorDiedError, ActorUnavailableError, ObjectLostError...).
+            self._replace(s)
+            self._lost(tag, f"its Ray worker was lost ({type(e).__name__})")
+        else:
+            self._finish(tag, result if isinstance(result, Result) else Result.failed(f"a Ray worker returned {type(result).__name__}"))
+
+    def _finish(self, tag: int, result: Result) -> None:
+        self._work.pop(tag, None)
+        self.retries.pop(tag, None)
+        self._done.append((tag, result))
+
+    def _lost(self, tag: int, why: str) -> None:
+        n = self.retries[tag] = self.retries.get(tag, 0) + 1
+        if n > self.max_retries:
+            self._finish(tag, Result.failed(f"{why} {n} times while running this trial; not retried again"))
+        else:
+            self._queue.appendleft(tag)
+
+    def _replace(self, s: _Slot) -> None:
+        try:
+            self.ray.kill(s.actor, no_restart=True)
+        except Exception:  # noqa: BLE001 - it is usually dead already
+            pass
+        self._slots[self._slots.index(s)] = self._new_slot()
+
+    def _next_deadline(self) -> float | None:
+        if self.trial_timeout is None:
+            return None
+        return min((s.started + self.trial_timeout for s in self._slots if self._limited(s)), default=None)
+
+    def _limited(self, s: _Slot) -> bool:
+        return s.tag is not None and s.tag in self._work and self._work[s.tag][1].kind == "arch"
+
+    def _expire(self) -> None:
+        if self.trial_timeout is None:
+            return
+        now = time.monotonic()
+        for s in list(self._slots):
+            if self._limited(s) and now - s.started >= self.trial_timeout and s.tag is not None:
+                tag, ran = s.tag, now - s.started
+                s.tag, s.ref = None, None
+                self._replace(s)
+                # The actor's CPU time is not visible from here (it may be on another node): count wall time.
+                self._finish(tag, timeout_result(self.trial_timeout, ran, ran))
+
+    # -- stopping ----------------------------------------------------------------------------------
+    def shutdown(self) -> None:
+        """Kill the actors (running trials are abandoned); stop the local instance if we started it."""
+        for s in self._slots:
+            try:
+                self.ray.kill(s.actor, no_restart=True)
+            except Exception:  # noqa: BLE001 - Ray may already be down
+                pass
+        self._slots = []
+        self._queue.clear()
+        self._work.clear()
+        self._done.clear()
+        if self._owns_ray:
+            self._owns_ray = False
+            self.ray.shutdown()
+            self._restore_env()
+
+
+def _first_line(e: BaseException) -> str:
+    """A one-line reason: for an error raised inside a Ray worker, the original error, not Ray's wrapper."""
+    cause = getattr(e, "cause", None)
+    if isinstance(cause, BaseException):
+        e = cause
+    text = str(e).strip()
+    return f"{type(e).__name__}: {text.splitlines()[0] if text else ''}"
