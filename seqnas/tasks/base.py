@@ -89,10 +89,11 @@ def make_windows(
 ) -> TaskData:
     """Cut a (time, columns) array into windows and split them chronologically.
 
-    Each window's split is the split its targets fall in; the scaling statistics are fitted
-    on the series up to the last training target, so nothing from validation or test leaks
-    into them (inputs of the first validation windows may come from the training period,
-    which is only the past).
+    Each window's split is the split its targets fall in: with a horizon above 1, the
+    ``horizon - 1`` windows whose targets straddle a split boundary are dropped, so no target
+    row belongs to two splits. The scaling statistics are fitted on the series up to the last
+    training target, so nothing from validation or test leaks into them (inputs of the first
+    validation windows may come from the training period, which is only the past).
     """
     if values.ndim != 2:
         raise TaskError("series must be a 2-D array (time, columns)")
@@ -101,15 +102,17 @@ def make_windows(
     if not (0 < val_fraction < 1 and 0 < test_fraction < 1 and val_fraction + test_fraction < 0.9):
         raise TaskError("val and test fractions must be in (0, 1) and leave at least 10% for training")
     n = len(values) - window - horizon + 1
-    need = window + horizon + 3 * min_windows_per_split - 1
-    if n < 3 * min_windows_per_split:
+    gap = horizon - 1  # windows dropped at each of the two split boundaries
+    need = window + horizon + 3 * min_windows_per_split + 2 * gap - 1
+    if n < 3 * min_windows_per_split + 2 * gap:
         raise TaskError(
             f"series {name!r} has {len(values)} rows, too short for window {window} + horizon {horizon}: "
             f"need at least {need} rows, or use a smaller --window/--horizon"
         )
-    n_test = max(min_windows_per_split, int(round(n * test_fraction)))
-    n_val = max(min_windows_per_split, int(round(n * val_fraction)))
-    n_train = n - n_val - n_test
+    usable = n - 2 * gap
+    n_test = max(min_windows_per_split, int(round(usable * test_fraction)))
+    n_val = max(min_windows_per_split, int(round(usable * val_fraction)))
+    n_train = usable - n_val - n_test
     if n_train < min_windows_per_split:
         raise TaskError(f"series {name!r} is too short to split into train/validation/test; need at least {need} rows")
     train_end = n_train - 1 + window + horizon  # rows seen by the training targets
@@ -123,11 +126,12 @@ def make_windows(
     idx = np.arange(n)[:, None]
     X = scaled[idx + np.arange(window)[None, :]]  # (n, window, columns)
     y = scaled[idx + window + np.arange(horizon)[None, :], target_index]  # (n, horizon)
-    a, b = n_train, n_train + n_val
+    a = n_train + gap  # first validation window
+    b = a + n_val + gap  # first test window
     return TaskData(
         name=name,
-        X_train=X[:a], y_train=y[:a], X_val=X[a:b], y_val=y[a:b], X_test=X[b:], y_test=y[b:],
+        X_train=X[:n_train], y_train=y[:n_train], X_val=X[a:a + n_val], y_val=y[a:a + n_val], X_test=X[b:], y_test=y[b:],
         columns=columns, target=columns[target_index], mean=mean, std=std,
-        info={"rows": len(values), "windows": n, "train": n_train, "val": n_val, "test": n_test,
+        info={"rows": len(values), "windows": n, "train": n_train, "val": n_val, "test": n_test, "gap": gap,
               "window": window, "horizon": horizon, "scaling_rows": train_end},
     )

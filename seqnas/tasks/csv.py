@@ -2,12 +2,35 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from seqnas.errors import TaskError
+
+_MAX_HEADER_BYTES = 1 << 20
+
+
+def _header_line(p: Path, path: str) -> bytes:
+    """The first non-blank line, read on its own, so that a mistaken column name in a huge file
+    fails at once instead of after reading the file (b"" when there is none)."""
+    read = 0
+    try:
+        with open(p, "rb") as f:
+            while read < _MAX_HEADER_BYTES:
+                line = f.readline(_MAX_HEADER_BYTES - read)
+                if not line:
+                    return b""
+                read += len(line)
+                if line.strip():
+                    if not line.endswith(b"\n") and read >= _MAX_HEADER_BYTES:
+                        break
+                    return line
+    except OSError as e:
+        raise TaskError(f"cannot read CSV file {path!r}: {e.strerror}") from None
+    raise TaskError(f"CSV file {path!r} has no header line in its first MiB; is it a CSV file?")
 
 
 def load_csv(path: str, target: str | None, features: tuple[str, ...] = (), time_column: str | None = None) -> tuple[np.ndarray, list[str]]:
@@ -19,8 +42,11 @@ def load_csv(path: str, target: str | None, features: tuple[str, ...] = (), time
         raise TaskError(f"CSV path {path!r} is not a file")
     if not target:
         raise TaskError("a CSV task needs --target COLUMN")
+    first = _header_line(p, path)
     try:
-        header = pd.read_csv(p, nrows=0)
+        if not first:
+            raise pd.errors.EmptyDataError
+        header = pd.read_csv(io.BytesIO(first), nrows=0)
     except pd.errors.EmptyDataError:
         raise TaskError(f"CSV file {path!r} is empty; it needs a header row and data rows") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:

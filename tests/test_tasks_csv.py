@@ -1,0 +1,120 @@
+"""The CSV loader: what a good file gives, and the message each kind of bad file gives."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import pytest
+
+from seqnas.errors import TaskError
+from seqnas.tasks import load_task, task_spec
+from seqnas.tasks.csv import load_csv
+
+
+def _write(tmp_path, text: str, name: str = "data.csv") -> str:
+    p = tmp_path / name
+    p.write_text(text)
+    return str(p)
+
+
+def _good(n: int = 80) -> str:
+    rows = [f"2020-01-{1 + i // 24:02d} {i % 24:02d}:00,{np.sin(i / 4):.5f},{i % 7},{(i * 37) % 11}" for i in range(n)]
+    return "time,load,temp,hour\n" + "\n".join(rows) + "\n"
+
+
+def test_target_first_then_features_as_floats(tmp_path):
+    path = _write(tmp_path, _good())
+    values, cols = load_csv(path, "load", ("hour", "temp"), "time")
+    assert cols == ["load", "hour", "temp"]
+    assert values.shape == (80, 3) and values.dtype == np.float64
+    assert values[3, 0] == pytest.approx(np.sin(3 / 4), abs=1e-5) and values[3, 1] == 3 * 37 % 11 and values[3, 2] == 3
+    # The target listed again as a feature is not duplicated.
+    assert load_csv(path, "load", ("load", "temp"))[1] == ["load", "temp"]
+
+
+def test_number_spellings_and_whitespace(tmp_path):
+    path = _write(tmp_path, 'a,b\n 1.5 ,"2"\n-3e2,+4\n.5,0x\n'.replace("0x", "7"))
+    values, _ = load_csv(path, "a", ("b",))
+    np.testing.assert_array_equal(values, [[1.5, 2], [-300, 4], [0.5, 7]])
+
+
+def test_csv_task_windows_and_features(tmp_path):
+    path = _write(tmp_path, _good(120))
+    data = load_task(task_spec(csv=path, target="load", features=["temp"], time_column="time", window=8, horizon=2))
+    assert data.n_features == 2 and data.window == 8 and data.horizon == 2 and data.columns == ["load", "temp"]
+    assert data.info["rows"] == 120
+
+
+def test_a_changed_file_is_read_again(tmp_path):
+    path = _write(tmp_path, "y\n" + "\n".join(str(i % 5) for i in range(60)))
+    spec = task_spec(csv=path, target="y", window=4)
+    first = load_task(spec)
+    time.sleep(0.01)
+    _write(tmp_path, "y\n" + "\n".join(str((i * 3) % 7) for i in range(60)))
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
+    assert not np.array_equal(load_task(spec).X_train, first.X_train)
+
+
+@pytest.mark.parametrize("text, args, message", [
+    ("", ("y",), "is empty"),
+    ("y,z\n", ("y",), "header but no data rows"),
+    ("y\n1\n2\nabc\n", ("y",), "non-numeric value 'abc' at data row 3"),
+    ("y\n1\n\n2\n", ("y",), None),  # a blank line is skipped by the parser: fine
+    ("y,z\n1,2\n,3\n", ("y",), "missing value"),
+    ("y\n1\nnan\n2\n", ("y",), "missing value"),
+    ("y\n1\nNA\n2\n", ("y",), "missing value"),
+    ("y\n1\ninf\n2\n", ("y",), "infinite value at data row 2"),
+    ("y\n1\n2\n", ("load",), "column(s) ['load'] not in"),
+    ("y,z\n1\n2\n", ("y", ("w",)), "column(s) ['w'] not in"),
+    ("y\n1\n2\n", ("",), "needs --target"),
+    ("y,t\n1,2020-01-02\n2,2020-01-01\n", ("y", (), "t"), "not sorted"),
+    ("y,t\n1,2020-01-01\n2,2020-01-01\n", ("y", (), "t"), "duplicated timestamps, first at data row 2"),
+    ("y,t\n1,2020-01-01\n2,yesterday\n", ("y", (), "t"), "unreadable value"),
+    ("y,t\n1,2020-01-01\n2,2020-01-02\n", ("y", (), "y"), "must not also be the target"),
+    ('y\n"1\n2\n', ("y",), "cannot be parsed"),
+])
+def test_bad_csv_content(tmp_path, text, args, message):
+    path = _write(tmp_path, text)
+    if message is None:
+        load_csv(path, *args)
+        return
+    with pytest.raises(TaskError) as e:
+        load_csv(path, *args)
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_missing_file_a_directory_and_binary_garbage(tmp_path):
+    with pytest.raises(TaskError, match="does not exist"):
+        load_csv(str(tmp_path / "nope.csv"), "y")
+    with pytest.raises(TaskError, match="is not a file"):
+        load_csv(str(tmp_path), "y")
+    p = tmp_path / "bin.csv"
+    p.write_bytes(b"\xff\xfe\xfa\x00\x01y\n\x80\x81\n")
+    with pytest.raises(TaskError, match="cannot be parsed|not in"):
+        load_csv(str(p), "y")
+
+
+def test_constant_and_too_short_series_through_the_task(tmp_path):
+    const = _write(tmp_path, "y,z\n" + "\n".join(f"5,{i}" for i in range(100)), "const.csv")
+    with pytest.raises(TaskError, match="constant"):
+        load_task(task_spec(csv=const, target="y"))
+    short = _write(tmp_path, "y\n" + "\n".join(str(i) for i in range(20)), "short.csv")
+    with pytest.raises(TaskError, match="too short for window 24 \\+ horizon 1"):
+        load_task(task_spec(csv=short, target="y"))
+    load_task(task_spec(csv=short, target="y", window=4))  # a smaller window, as the message says, works
+
+
+def test_a_huge_file_with_a_mistaken_column_fails_reading_only_the_header(tmp_path):
+    p = tmp_path / "huge.csv"
+    with open(p, "wb") as f:
+        f.write(b"time,load,temp\n")
+        f.truncate(2 * 1024**3)  # 2 GiB, sparse: reading it through would take a long time
+    with open("/proc/self/io") as f:
+        before = int(next(line for line in f if line.startswith("rchar:")).split()[1])
+    with pytest.raises(TaskError, match="column\\(s\\) \\['lod'\\] not in"):
+        load_csv(str(p), "lod")
+    with open("/proc/self/io") as f:
+        after = int(next(line for line in f if line.startswith("rchar:")).split()[1])
+    assert after - before < 16 * 1024**2  # bytes this process read: the header's chunk, not the file
