@@ -80,7 +80,7 @@ def train(model: nn.Module, data: TaskData, lr: float, budget: TrainBudget, gen:
             opt.zero_grad()
             loss = ((model(Xtr[idx]) - ytr[idx]) ** 2).mean()
             if not torch.isfinite(loss):
-                raise Diverged(f"training loss became {float(loss)} in epoch {epoch}")
+                raise Diverged(f"training loss became {float(loss.detach())} in epoch {epoch}")
             loss.backward()
             if budget.grad_clip > 0:
                 nn.utils.clip_grad_norm_(model.parameters(), budget.grad_clip)
