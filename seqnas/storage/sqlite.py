@@ -77,6 +77,11 @@ def _json(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, allow_nan=True)
 
 
+def _ordered_json(obj: Any) -> str:
+    # Objective values keep their order: the first one is the primary objective (TrialRecord.value).
+    return json.dumps(obj, allow_nan=True)
+
+
 class Storage:
     """One SQLite file. Every write is one short transaction; readers never block writers (WAL)."""
 
@@ -90,6 +95,8 @@ class Storage:
             if not create:
                 raise StudyError(f"database {str(self.path)!r} does not exist; check the --db path")
             parent = self.path.parent if str(self.path.parent) else Path(".")
+            if parent.exists() and not parent.is_dir():
+                raise StudyError(f"{str(parent)!r} in --db is a file, not a directory; pick another --db path")
             if not parent.is_dir():
                 raise StudyError(f"directory {str(parent)!r} for --db does not exist; create it or pick another path")
             if not os.access(parent, os.W_OK):
@@ -101,6 +108,11 @@ class Storage:
             self.conn.execute("PRAGMA synchronous = NORMAL" if mode == "wal" else "PRAGMA synchronous = FULL")
             self.conn.execute("PRAGMA foreign_keys = ON")
             self._init_schema()
+        except sqlite3.OperationalError as e:
+            if "unable to open" in str(e) or "readonly" in str(e) or "read-only" in str(e):
+                raise StudyError(f"cannot write the database {str(self.path)!r} ({e}); check that it and its directory are "
+                                 "writable, or pick another --db path") from None
+            raise StudyError(f"{str(self.path)!r} is not a usable seqnas database ({e}); pick another --db path") from None
         except sqlite3.DatabaseError as e:
             raise StudyError(f"{str(self.path)!r} is not a seqnas database ({e}); pick another --db path") from None
 
@@ -207,7 +219,7 @@ class Storage:
             cur = c.execute(
                 "UPDATE trials SET state=?, value_json=?, metrics=?, error=?, finished_at=?, duration=?, tell_seq=? "
                 "WHERE study_id=? AND number=? AND state='RUNNING'",
-                (result.state.value, _json(result.values), _json(result.metrics), result.error, time.time(),
+                (result.state.value, _ordered_json(result.values), _json(result.metrics), result.error, time.time(),
                  result.duration, seq, study.id, number),
             )
             if cur.rowcount != 1:
