@@ -208,12 +208,14 @@ def resume(study: str, db: str, *, workers: int | None = 1, executor: str | Exec
         settings = StudySettings.from_json(row.settings)
         evaluator = make_evaluator(sp, settings, objective)
         strat = make_strategy(row.strategy, sp, seed=settings.seed, objectives=settings.objectives, options=row.strategy_options)
-        if trial_timeout is None and not isinstance(executor, Executor):
+        given = trial_timeout is not None
+        if not given and executor != "inline" and not isinstance(executor, Executor):
+            # Keep the study's limit; an explicit inline executor cannot enforce one, so runs without.
             trial_timeout = storage.get_state(row, "trial_timeout")
         ex, owned = _executor(executor, workers, trial_timeout, ray_address, executor_options, objective)
         try:
-            if owned:
-                storage.set_state(row, "trial_timeout", ex.trial_timeout)
+            if given:
+                storage.set_state(row, "trial_timeout", ex.trial_timeout)  # the new limit, for later resumes
             Runner(storage, row, strat, evaluator, ex, settings.budget, settings.seed, _progress(progress, row.strategy)).run()
         finally:
             if owned:

@@ -13,10 +13,12 @@ from seqnas.errors import ConfigError
 from seqnas.execution.base import Evaluator, Executor, run_trial, timeout_result
 from seqnas.trial import Proposal, Result
 
-# Read by Ray when it is imported: "0" makes a local instance use 127.0.0.1 as its node address
-# and bind every Ray process to loopback (by default Ray listens on all interfaces and advertises
-# the machine's external address). Only for an instance we start; a real cluster needs it unset.
-LOCAL_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled"}
+# For an instance we start (a real cluster needs them unset). RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0,
+# read when Ray is imported, makes the node address 127.0.0.1 and binds every Ray process to
+# loopback (by default Ray listens on all interfaces and advertises the machine's external
+# address). RAY_USAGE_STATS_ENABLED=0: Ray would otherwise report usage to an outside server.
+# RAY_AUTH_MODE=disabled: no token file in the home directory for a private instance.
+LOCAL_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
 # A worker that cannot even start (e.g. seqnas missing on a node) this many times in a row is fatal.
 _MAX_START_FAILURES = 3
 _INSTALL_HINT = "pip install 'seqnas[ray]' (or pip install ray==2.60.0)"
@@ -103,7 +105,8 @@ class RayExecutor(Executor):
             self._saved_constant = ray_constants.ENABLE_RAY_CLUSTER
             ray_constants.ENABLE_RAY_CLUSTER = False
             try:
-                ray.init(num_cpus=self.workers, include_dashboard=False, _node_ip_address="127.0.0.1",
+                # address="local": a new private instance even if RAY_ADDRESS names a cluster.
+                ray.init(address="local", num_cpus=self.workers, include_dashboard=False, _node_ip_address="127.0.0.1",
                          _temp_dir=self.temp_dir, object_store_memory=256 * 1024**2, logging_level=logging.WARNING,
                          # Workers see the modules the driver sees (user objectives, test helpers).
                          runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}})
