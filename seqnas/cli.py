@@ -229,6 +229,104 @@ def _add_export(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="directory to write arch.json, model.pt and README.md")
 
 
+# -- the strategy race (seqnas/compare.py, seqnas/report/) ------------------------------------------------
+def cmd_compare(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    try:
+        result = _run_compare(args)
+    except KeyboardInterrupt:
+        db = args.db or str(Path(args.out or "report") / "race.db")
+        print(f"\nseqnas: interrupted; finished trials are saved. Continue with: seqnas compare --resume --db {db}", file=sys.stderr)
+        return 130
+    return _print_race(result.table, result.files, result.errors)
+
+
+def _run_compare(args: argparse.Namespace) -> Any:
+    from seqnas.compare import compare, resume_race
+
+    if args.resume:
+        given = [f"--{k.replace('_', '-')}" for k in ("task", "csv", "space", "strategies", "seeds", "option", "max_params",
+                                                         "max_epochs", "patience", "batch_size") if getattr(args, k) is not None]
+        if given:
+            raise ConfigError(f"--resume continues the race stored in --db with its own settings; drop {', '.join(given)}")
+        if not args.db:
+            raise ConfigError("--resume needs --db, the race's SQLite file")
+        return resume_race(args.db, race=args.race, out=args.out, workers=args.workers, trials=args.trials,
+                           cpu_seconds=args.cpu_seconds, trial_timeout=args.trial_timeout, progress=not args.no_progress)
+    options: dict[str, dict[str, Any]] = {}
+    for key, value in _options(args.option).items():
+        strategy, dot, name = key.partition(".")
+        if not dot or not name:
+            raise ConfigError(f"race option {key!r} must look like STRATEGY.KEY=VALUE, e.g. evolution.population=10")
+        options.setdefault(strategy, {})[name] = value
+    train = {k: v for k, v in (("max_epochs", args.max_epochs), ("patience", args.patience), ("batch_size", args.batch_size))
+             if v is not None}
+    return compare(
+        args.space or "rnn-macro", task=args.task, csv=args.csv, target=args.target, features=_csv_list(args.features),
+        time_column=args.time_column, window=args.window, horizon=args.horizon, strategies=args.strategies or "all",
+        strategy_options=options, trials=args.trials, cpu_seconds=args.cpu_seconds, seeds=args.seeds or 3,
+        max_params=args.max_params, train=train, db=args.db, out=args.out or "report", race=args.race or "race",
+        workers=args.workers, trial_timeout=args.trial_timeout, progress=not args.no_progress)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from seqnas.report import build_report
+
+    report = build_report(args.db, args.out, race=args.race)
+    return _print_race(report.table, report.files, {})
+
+
+def _print_race(table: Any, files: dict[str, str], errors: dict[str, str]) -> int:
+    from seqnas.report import print_table
+
+    print_table(table)
+    if files.get("html"):
+        print(f"report: {files['html']} (self-contained; Markdown: {files['markdown']}, table: {files['csv']})")
+    for study, err in errors.items():
+        print(f"seqnas: study {study} stopped with an error: {err}", file=sys.stderr)
+    if errors:
+        print("seqnas: the other studies finished; fix the cause and run `seqnas compare --resume --db ...`", file=sys.stderr)
+    return 1 if errors else 0
+
+
+@command("compare", "race search strategies on one task: same space, budget and seeds; write the report", """examples:
+  seqnas compare --task sunspots --space rnn-macro --strategies all --trials 30 --seeds 3 --out report/
+  seqnas compare --task sunspots --strategies evolution,rl,darts --cpu-seconds 120 --seeds 5 --out race/
+  seqnas compare --csv data.csv --target load --strategies all --trials 20 --out myrace/ --max-epochs 30
+  seqnas compare --resume --db report/race.db""")
+def _add_compare(p: argparse.ArgumentParser) -> None:
+    add_task_args(p)
+    p.add_argument("--space", help="built-in space (default rnn-macro) or a .yaml/.json space file")
+    p.add_argument("--strategies", help="'all' (default: every registered strategy) or a comma-separated list")
+    p.add_argument("--option", action="append", metavar="STRATEGY.KEY=VALUE", help="strategy option (repeatable)")
+    g = p.add_argument_group("budget of each run (one strategy, one seed); default --trials 30")
+    g.add_argument("--trials", type=_positive_int("--trials"), help="finished architecture trials")
+    g.add_argument("--cpu-seconds", type=_positive_float("--cpu-seconds"), help="CPU-seconds of evaluation")
+    p.add_argument("--seeds", type=_positive_int("--seeds"), help="runs per strategy, seeds 0..N-1 (default 3)")
+    p.add_argument("--max-params", type=_positive_int("--max-params"), help="larger models fail without training")
+    add_training_args(p)
+    p.set_defaults(max_epochs=None, patience=None, batch_size=None)  # None: the default, and not given with --resume
+    g = p.add_argument_group("execution")
+    g.add_argument("--workers", type=_positive_int("--workers"), help="studies run at once, one worker process each "
+                   "(default: the number of cores); each study runs its trials one after another")
+    g.add_argument("--trial-timeout", type=_positive_float("--trial-timeout"), metavar="SECONDS",
+                   help="stop an architecture trial after this long and record it FAILED")
+    g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--out", help="report directory (default: report/)")
+    p.add_argument("--db", help="the race's SQLite file (default: <out>/race.db)")
+    p.add_argument("--race", help="race name inside the database (default: race)")
+    p.add_argument("--resume", action="store_true", help="continue the race stored in --db (finished studies are kept)")
+
+
+@command("report", "rebuild a race's report (table, plots, Markdown, HTML) from its database", """examples:
+  seqnas report --db report/race.db --out report/""")
+def _add_report(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", required=True, help="the race's SQLite file")
+    p.add_argument("--out", required=True, help="directory to write report.html, report.md, results.csv/json and PNGs")
+    p.add_argument("--race", help="race name (needed only when the database holds several)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="seqnas", description="Neural Architecture Search for recurrent sequence models.")
     parser.add_argument("--version", action="version", version="seqnas 0.1.0")

@@ -255,6 +255,21 @@ class Storage:
         with self.transaction() as c:
             c.execute("INSERT OR REPLACE INTO study_state VALUES (?, ?, ?)", (study.id, key, _json(value)))
 
+    # -- records that belong to no single study (e.g. a race's settings), in the meta table -------------
+    def get_meta(self, key: str) -> Any:
+        row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def set_meta(self, key: str, value: Any) -> None:
+        if key == "schema_version":
+            raise ValueError("schema_version is not a free-form record")
+        with self.transaction() as c:
+            c.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, _json(value)))
+
+    def meta_keys(self, prefix: str) -> list[str]:
+        rows = self.conn.execute("SELECT key FROM meta WHERE substr(key, 1, ?) = ? ORDER BY key", (len(prefix), prefix))
+        return [r[0] for r in rows]
+
 
 def _alive(owner: str, heartbeat: float | None, stale_after: float) -> bool:
     host, _, pid = owner.rpartition(":")

@@ -1,0 +1,163 @@
+"""A race as stored: its runs (one study per strategy and seed) and their trials, read from storage only."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from seqnas.storage import Storage
+from seqnas.study import StudySettings
+from seqnas.trial import TrialRecord, TrialState
+
+
+def val_mse(record: TrialRecord) -> float | None:
+    """The validation MSE of a completed architecture trial (the primary objective when there is none)."""
+    if record.state is not TrialState.COMPLETE or record.kind != "arch":
+        return None
+    v = record.values.get("val_mse", record.metrics.get("val_mse", record.value))
+    return float(v) if v is not None and math.isfinite(float(v)) else None
+
+
+@dataclass
+class Run:
+    """One study of a race: one strategy with one seed."""
+
+    study: str
+    strategy: str
+    seed: int
+    records: list[TrialRecord]
+    done: bool = False  # reached its budget (or its strategy ran out of proposals)
+    error: str | None = None
+
+    @property
+    def arch_trials(self) -> list[TrialRecord]:
+        """Finished architecture trials in the order their results arrived."""
+        done = [r for r in self.records if r.kind == "arch" and r.state.finished]
+        return sorted(done, key=lambda r: (r.tell_seq is None, r.tell_seq or 0, r.number))
+
+    @property
+    def finished(self) -> list[TrialRecord]:
+        """Every finished trial (one-shot jobs such as a supernet search included), in told order."""
+        done = [r for r in self.records if r.state.finished]
+        return sorted(done, key=lambda r: (r.tell_seq is None, r.tell_seq or 0, r.number))
+
+    @property
+    def n_trials(self) -> int:
+        return len(self.arch_trials)
+
+    @property
+    def n_failed(self) -> int:
+        return sum(r.state is TrialState.FAILED for r in self.arch_trials)
+
+    @property
+    def n_running(self) -> int:
+        return sum(not r.state.finished for r in self.records)
+
+    @property
+    def best(self) -> TrialRecord | None:
+        """The architecture this run selects: lowest validation MSE (earliest on ties)."""
+        scored = [(v, r.number, r) for r in self.arch_trials if (v := val_mse(r)) is not None]
+        return min(scored, key=lambda t: (t[0], t[1]))[2] if scored else None
+
+    @property
+    def best_val(self) -> float | None:
+        b = self.best
+        return val_mse(b) if b is not None else None
+
+    @property
+    def test_of_best(self) -> float | None:
+        b = self.best
+        v = b.metrics.get("test_mse") if b is not None else None
+        return float(v) if v is not None else None
+
+    @property
+    def cpu_seconds(self) -> float:
+        return float(sum(float(r.metrics.get("cpu_seconds", 0.0) or 0.0) for r in self.finished))
+
+    def curve(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Best-so-far validation MSE after each architecture trial: (trial index 1.., CPU-seconds, best).
+
+        CPU-seconds are cumulative over every finished trial, so a one-shot search's supernet
+        cost is charged before the first architecture it derives. NaN until the first success.
+        """
+        idx, cpu, best = [], [], []
+        used, b, n = 0.0, math.inf, 0
+        for r in self.finished:
+            used += float(r.metrics.get("cpu_seconds", 0.0) or 0.0)
+            if r.kind != "arch":
+                continue
+            n += 1
+            v = val_mse(r)
+            if v is not None:
+                b = min(b, v)
+            idx.append(n)
+            cpu.append(used)
+            best.append(b if math.isfinite(b) else math.nan)
+        return np.array(idx, dtype=float), np.array(cpu, dtype=float), np.array(best, dtype=float)
+
+    @property
+    def darts(self) -> dict[str, Any] | None:
+        """The supernet search's diagnostics (metrics["darts"]) of a one-shot run, if any."""
+        for r in self.records:
+            d = r.metrics.get("darts") if r.kind != "arch" else None
+            if isinstance(d, dict):
+                return d
+        return None
+
+
+@dataclass
+class RaceData:
+    name: str
+    db: str
+    strategies: list[str]
+    seeds: list[int]
+    runs: list[Run]
+    settings: StudySettings | None
+    space_name: str
+    spec: dict[str, Any] = field(default_factory=dict)
+
+    def runs_of(self, strategy: str) -> list[Run]:
+        return [r for r in self.runs if r.strategy == strategy]
+
+    @property
+    def records(self) -> list[tuple[Run, TrialRecord]]:
+        return [(run, r) for run in self.runs for r in run.records]
+
+
+def load_race(db: str, race: str | None = None) -> RaceData:
+    """Read a race from its database. Without a race record, every study is a run, grouped by strategy."""
+    from seqnas.compare import RACE_KEY, list_races, load_race_spec
+
+    storage = Storage(db, create=False)
+    try:
+        if race is not None or list_races(storage):
+            spec = load_race_spec(storage, race)
+            runs = []
+            budget = spec.settings.budget.to_json()
+            for strategy, seed in spec.studies():
+                row = storage.find_study(spec.study_name(strategy, seed))
+                if row is None:
+                    runs.append(Run(spec.study_name(strategy, seed), strategy, seed, [], False, None))
+                    continue
+                marker = storage.get_state(row, "race_done") or {}
+                runs.append(Run(row.name, strategy, seed, storage.trials(row), marker.get("budget") == budget,
+                                storage.get_state(row, "race_error")))
+            space_name = str(spec.space.get("name", "custom"))
+            return RaceData(spec.name, str(db), list(spec.strategies), list(spec.seeds), runs, spec.settings, space_name,
+                            storage.get_meta(RACE_KEY + spec.name) or {})
+        # A database of separate `seqnas search` studies: each study is one run of its strategy.
+        runs, settings, space_name = [], None, "custom"
+        for name in storage.study_names():
+            row = storage.get_study(name)
+            s = StudySettings.from_json(row.settings)
+            settings = settings or s
+            space_name = str(row.space.get("name", space_name))
+            runs.append(Run(name, row.strategy, s.seed, storage.trials(row), True, None))
+        strategies = list(dict.fromkeys(r.strategy for r in runs))
+        seeds = sorted({r.seed for r in runs})
+        return RaceData(str(db), str(db), strategies, seeds, runs, settings, space_name)
+    finally:
+        storage.close()

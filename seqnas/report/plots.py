@@ -1,0 +1,213 @@
+"""The race's figures (matplotlib, Agg canvas, PNG): best-so-far curves, Pareto front, one-shot alphas."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from seqnas.report.data import RaceData, Run, val_mse
+from seqnas.trial import TrialState
+
+# Figures are drawn on an explicit Agg canvas: no pyplot state, no display needed, and the
+# backend of a user's interactive session is left alone.
+
+
+def strategy_colors(strategies: list[str]) -> dict[str, Any]:
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10"]
+    return {s: cmap(i % 10) for i, s in enumerate(strategies)}
+
+
+def _save(fig: Figure, path: Path) -> str:
+    FigureCanvasAgg(fig)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    return str(path)
+
+
+def _quartiles(M: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Median and inter-quartile band per column over all runs.
+
+    A run with nothing found yet (NaN) counts as worse than any value, so the curves never rise
+    when a late-starting run joins; a quantile that falls on such a run is not drawn.
+    """
+    big = 1e300
+    F = np.where(np.isnan(M), big, M)
+    med, lo, hi = (np.percentile(F, q, axis=0) if M.size else np.empty(0) for q in (50, 25, 75))
+    med, lo, hi = (np.where(a >= big / 10, np.nan, a) for a in (med, lo, hi))
+    ok = ~np.isnan(med)
+    return ok, med, lo, hi  # where hi is NaN (over a quarter of runs found nothing yet) the band is left open
+
+
+def _finish_axes(ax: Any, values: list[float]) -> None:
+    good = [v for v in values if v > 0 and math.isfinite(v)]
+    if good and max(good) / min(good) > 10:
+        ax.set_yscale("log")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+
+
+def _trial_matrix(runs: list[Run]) -> np.ndarray:
+    """Best-so-far per run (rows) after trial 1..L (columns); a run that ended keeps its last value."""
+    curves = [r.curve()[2] for r in runs]
+    curves = [c for c in curves if len(c)]
+    if not curves:
+        return np.empty((0, 0))
+    L = max(len(c) for c in curves)
+    M = np.full((len(curves), L), np.nan)
+    for i, c in enumerate(curves):
+        M[i, : len(c)] = c
+        M[i, len(c):] = c[-1]
+    return M
+
+
+def plot_best_vs_trials(data: RaceData, path: Path, colors: dict[str, Any]) -> str | None:
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.add_subplot()
+    drawn: list[float] = []
+    for s in data.strategies:
+        M = _trial_matrix(data.runs_of(s))
+        if M.size == 0:
+            continue
+        ok, med, lo, hi = _quartiles(M)
+        x = np.arange(1, M.shape[1] + 1)
+        ax.plot(x[ok], med[ok], color=colors[s], label=f"{s} (n={len(M)})", drawstyle="steps-post")
+        ax.fill_between(x[ok], lo[ok], hi[ok], color=colors[s], alpha=0.2, step="post")
+        drawn.extend(med[ok].tolist())
+    if not drawn:
+        return None
+    ax.set_xlabel("architecture trials")
+    ax.set_ylabel("best validation MSE so far")
+    ax.set_title("Best-so-far validation MSE vs trials (median, IQR over seeds)")
+    _finish_axes(ax, drawn)
+    return _save(fig, path)
+
+
+def plot_best_vs_cpu(data: RaceData, path: Path, colors: dict[str, Any], points: int = 300) -> str | None:
+    curves = {s: [c for r in data.runs_of(s) if len((c := r.curve())[0])] for s in data.strategies}
+    top = max((float(c[1][-1]) for cs in curves.values() for c in cs), default=0.0)
+    if top <= 0:
+        return None
+    grid = np.linspace(0.0, top, points)
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.add_subplot()
+    drawn: list[float] = []
+    for s, cs in curves.items():
+        if not cs:
+            continue
+        M = np.full((len(cs), points), np.nan)
+        for i, (_, cpu, best) in enumerate(cs):
+            at = np.searchsorted(cpu, grid, side="right") - 1
+            M[i, at >= 0] = best[at[at >= 0]]
+        end = max(float(c[1][-1]) for c in cs)
+        ok, med, lo, hi = _quartiles(M)
+        ok &= grid <= end
+        ax.plot(grid[ok], med[ok], color=colors[s], label=f"{s} (n={len(cs)})")
+        ax.fill_between(grid[ok], lo[ok], hi[ok], color=colors[s], alpha=0.2)
+        drawn.extend(med[ok].tolist())
+    if not drawn:
+        return None
+    ax.set_xlabel("CPU-seconds of evaluation (one-shot supernet searches included)")
+    ax.set_ylabel("best validation MSE so far")
+    ax.set_title("Best-so-far validation MSE vs CPU-seconds (median, IQR over seeds)")
+    _finish_axes(ax, drawn)
+    return _save(fig, path)
+
+
+def plot_pareto(data: RaceData, path: Path, colors: dict[str, Any]) -> str | None:
+    """Every evaluated architecture (validation MSE vs parameters), and the front over all of them."""
+    from seqnas.pareto import pareto_mask
+
+    pts: list[tuple[float, float, str]] = []
+    for run, r in data.records:
+        v = val_mse(r)
+        p = r.metrics.get("params")
+        if v is not None and p is not None and r.state is TrialState.COMPLETE:
+            pts.append((float(p), v, run.strategy))
+    if not pts:
+        return None
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.add_subplot()
+    for s in data.strategies:
+        xs = [(p, v) for p, v, st in pts if st == s]
+        if xs:
+            a = np.array(xs)
+            ax.scatter(a[:, 0], a[:, 1], s=14, alpha=0.55, color=colors[s], label=f"{s} ({len(xs)})")
+    arr = np.array([(p, v) for p, v, _ in pts])
+    front = arr[pareto_mask(arr)]
+    front = front[np.argsort(front[:, 0])]
+    ax.step(front[:, 0], front[:, 1], where="post", color="black", lw=1.2, label=f"Pareto front ({len(front)})")
+    ax.scatter(front[:, 0], front[:, 1], s=30, facecolors="none", edgecolors="black", lw=1.0)
+    ax.set_xscale("log")
+    ax.set_xlabel("parameters")
+    ax.set_ylabel("validation MSE")
+    ax.set_title("All evaluated architectures: validation MSE vs size")
+    _finish_axes(ax, arr[:, 1].tolist())
+    return _save(fig, path)
+
+
+def plot_alphas(run: Run, path: Path) -> str | None:
+    """Architecture-weight probabilities over the epochs of a one-shot search, one panel per edge."""
+    d = run.darts
+    if not d:
+        return None
+    alphas = d.get("alphas")
+    try:
+        A = np.asarray(alphas, dtype=float)
+    except (TypeError, ValueError):
+        return None
+    if A.ndim != 3 or A.shape[0] == 0:
+        return None
+    n_epochs, n_edges, n_ops = A.shape
+    ops = list(d.get("op_names") or [f"op{i}" for i in range(n_ops)])[:n_ops]
+    edges = list(d.get("edge_names") or [f"edge{i}" for i in range(n_edges)])[:n_edges]
+    ep = d.get("epochs")
+    x = np.asarray(ep, dtype=float) if isinstance(ep, (list, tuple)) and len(ep) == n_epochs else np.arange(1, n_epochs + 1)
+    shown = min(n_edges, 11)  # one panel stays for the diagnostics
+    ncols = 4 if shown + 1 > 4 else shown + 1
+    nrows = math.ceil((shown + 1) / ncols)
+    fig = Figure(figsize=(3.2 * ncols, 2.6 * nrows))
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10"]
+    for e in range(shown):
+        ax = fig.add_subplot(nrows, ncols, e + 1)
+        for o in range(n_ops):
+            ax.plot(x, A[:, e, o], color=cmap(o % 10), label=ops[o] if e == 0 else None)
+        ax.set_title(str(edges[e]), fontsize=9)
+        ax.set_ylim(0, 1)
+        ax.grid(True, alpha=0.3)
+    ax = fig.add_subplot(nrows, ncols, shown + 1)
+    for key, style in (("entropy", "-"), ("param_free_share", "--"), ("supernet_val_loss", ":")):
+        v = d.get(key)
+        if isinstance(v, (list, tuple)) and len(v) == n_epochs:
+            ax.plot(x, np.asarray(v, dtype=float), style, color="black", label=key)
+    ax.set_title("diagnostics", fontsize=9)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.legend(loc="lower center", ncol=min(n_ops, 6), fontsize=8, bbox_to_anchor=(0.5, -0.02))
+    state = "collapsed" if d.get("collapsed") else "no collapse"
+    more = f" (first {shown} of {n_edges} edges)" if shown < n_edges else ""
+    fig.suptitle(f"{run.strategy} seed {run.seed}: architecture weights (softmax) over epochs, {state}{more}")
+    fig.tight_layout(rect=(0, 0.05, 1, 0.97))
+    return _save(fig, path)
+
+
+def make_plots(data: RaceData, out: str) -> dict[str, str]:
+    """Every figure of the report; returns name -> PNG path (figures without data are skipped)."""
+    o = Path(out)
+    colors = strategy_colors(data.strategies)
+    files: dict[str, str | None] = {
+        "best_vs_trials": plot_best_vs_trials(data, o / "best_vs_trials.png", colors),
+        "best_vs_cpu": plot_best_vs_cpu(data, o / "best_vs_cpu.png", colors),
+        "pareto": plot_pareto(data, o / "pareto.png", colors),
+    }
+    for run in data.runs:
+        if run.darts is not None:
+            files[f"alphas_{run.strategy}_seed{run.seed}"] = plot_alphas(run, o / f"alphas_{run.strategy}_seed{run.seed}.png")
+    return {k: v for k, v in files.items() if v is not None}
