@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 from seqnas.errors import ConfigError, StudyError
 from seqnas.evaluation import ObjectiveEvaluator, TaskEvaluator, TrainBudget
-from seqnas.models import families
+from seqnas.models import check_space, families
 from seqnas.space.base import SearchSpace
 from seqnas.storage import Storage, StudyRow
 from seqnas.tasks import TaskSpec
@@ -87,6 +87,7 @@ def make_evaluator(space: SearchSpace, settings: StudySettings, objective: Calla
     if space.family not in families():
         raise ConfigError(f"space {space.name!r} has no model family to train on a task; give 'family: one of {families()}' "
                           "in the space file, or search it with a Python objective=")
+    check_space(space)  # a space the family cannot build is refused before any study is written
     return TaskEvaluator(settings.task, space.family, settings.train, settings.objectives, settings.max_params)
 
 

@@ -12,11 +12,23 @@ from seqnas.errors import SpaceError
 Builder = Callable[[Mapping[str, Any], int, int], nn.Module]
 _BUILDERS: dict[str, Builder] = {}
 _LEARNING_RATES: dict[str, Callable[[Mapping[str, Any]], float]] = {}
+_SPACE_CHECKS: dict[str, Callable[[Any], None]] = {}
 
 
-def register_family(family: str, builder: Builder, learning_rate: Callable[[Mapping[str, Any]], float]) -> None:
+def register_family(family: str, builder: Builder, learning_rate: Callable[[Mapping[str, Any]], float],
+                    check_space: Callable[[Any], None] | None = None) -> None:
+    """``check_space(space)``, if given, raises SpaceError for a parameter or value the family cannot build."""
     _BUILDERS[family] = builder
     _LEARNING_RATES[family] = learning_rate
+    if check_space is not None:
+        _SPACE_CHECKS[family] = check_space
+
+
+def check_space(space: Any) -> None:
+    """Refuse a space whose architectures the family cannot build, before any trial runs."""
+    check = _SPACE_CHECKS.get(_check(space.family))
+    if check is not None:
+        check(space)
 
 
 def _check(family: str | None) -> str:
@@ -42,9 +54,9 @@ def families() -> list[str]:
 
 
 def _register_builtins() -> None:
-    from seqnas.models.rnn_macro import StackedRNN, macro_value
+    from seqnas.models.rnn_macro import StackedRNN, check_macro_space, macro_value
 
-    register_family("rnn-macro", StackedRNN, lambda a: macro_value(a, "lr"))
+    register_family("rnn-macro", StackedRNN, lambda a: macro_value(a, "lr"), check_macro_space)
 
 
 _register_builtins()

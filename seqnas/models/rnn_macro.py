@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+import re
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -30,6 +32,44 @@ def macro_value(arch: Mapping[str, Any], name: str) -> Any:
         prefix = "cell" if name.startswith("cell") else "hidden"
         return macro_value(arch, f"{prefix}{int(name[len(prefix):]) - 1}")
     return DEFAULTS[name]
+
+
+def _macro_rule(name: str) -> tuple[str, Callable[[Any], bool]] | None:
+    """(what a value must be, test) for a parameter name of the family; None for an unknown name."""
+    def number(v: Any) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+    def positive_int(v: Any) -> bool:
+        return number(v) and float(v).is_integer() and v >= 1
+
+    if name == "depth" or re.fullmatch(r"hidden[1-9][0-9]*", name):
+        return "an integer >= 1", positive_int
+    if re.fullmatch(r"cell[1-9][0-9]*", name):
+        return f"one of {sorted(_CELLS)}", lambda v: isinstance(v, str) and v in _CELLS
+    if name == "dropout":
+        return "a number in [0, 1)", lambda v: number(v) and 0 <= v < 1
+    if name in ("residual", "layer_norm"):
+        return "true or false", lambda v: isinstance(v, bool)
+    if name == "lr":
+        return "a number > 0", lambda v: number(v) and v > 0
+    return None
+
+
+def check_macro_space(space: Any) -> None:
+    """Every parameter of an rnn-macro space must be one the model uses, with values it can build:
+    a typo in a name or a value fails now with a message, not as failed trials later."""
+    for p in space.params:
+        rule = _macro_rule(p.name)
+        if rule is None:
+            raise SpaceError(f"parameter {p.name!r} is not used by family rnn-macro; its parameters are depth, cell1.., "
+                             "hidden1.., dropout, residual, layer_norm and lr")
+        what, ok = rule
+        values = list(p.choices) if hasattr(p, "choices") else [p.low, p.high]
+        if hasattr(p, "low") and p.type_name == "float" and what.startswith("an integer"):
+            raise SpaceError(f"parameter {p.name!r} must be {what}; declare it as int or categorical, not float")
+        bad = [v for v in values if not ok(v)]
+        if bad:
+            raise SpaceError(f"parameter {p.name!r}: {bad[0]!r} is not valid for rnn-macro; it must be {what}")
 
 
 class StackedRNN(nn.Module):
