@@ -54,9 +54,11 @@ def families() -> list[str]:
 
 
 def _register_builtins() -> None:
+    from seqnas.models.rnn_cell import CellRNN, cell_value, check_cell_space
     from seqnas.models.rnn_macro import StackedRNN, check_macro_space, macro_value
 
     register_family("rnn-macro", StackedRNN, lambda a: macro_value(a, "lr"), check_macro_space)
+    register_family("rnn-cell", CellRNN, lambda a: cell_value(a, "lr"), check_cell_space)
 
 
 _register_builtins()

@@ -9,9 +9,10 @@ from seqnas.errors import SpaceError
 from seqnas.space.base import Arch, SearchSpace
 from seqnas.space.custom import space_from_dict, space_from_file
 from seqnas.space.params import Categorical, Condition, Float, Int, Param
+from seqnas.space.rnn_cell import rnn_cell_space
 from seqnas.space.rnn_macro import rnn_macro_space
 
-BUILTIN_SPACES: dict[str, Callable[[], SearchSpace]] = {"rnn-macro": rnn_macro_space}
+BUILTIN_SPACES: dict[str, Callable[[], SearchSpace]] = {"rnn-macro": rnn_macro_space, "rnn-cell": rnn_cell_space}
 
 
 def register_space(name: str, factory: Callable[[], SearchSpace]) -> None:
@@ -36,5 +37,5 @@ def get_space(spec: Any) -> SearchSpace:
 
 __all__ = [
     "Arch", "Categorical", "Condition", "Float", "Int", "Param", "SearchSpace", "BUILTIN_SPACES",
-    "get_space", "register_space", "rnn_macro_space", "space_from_dict", "space_from_file",
+    "get_space", "register_space", "rnn_cell_space", "rnn_macro_space", "space_from_dict", "space_from_file",
 ]
