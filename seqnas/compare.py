@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import os
 import threading
 import time
@@ -383,8 +384,11 @@ def compare(
     unknown = sorted(set(options) - set(names))
     if unknown:
         raise ConfigError(f"options given for {unknown[0]!r}, which is not in this race's strategies {list(names)}")
-    for name in names:  # bad options fail now, not in the middle of the race
-        make_strategy(name, sp, seed=0, objectives=settings.objectives, options=options.get(name))
+    for name in names:
+        # A strategy that draws its own progress bar (in a worker) would tear the race's bar apart.
+        if "progress" in inspect.signature(STRATEGIES[name]).parameters:
+            options.setdefault(name, {}).setdefault("progress", False)
+        make_strategy(name, sp, seed=0, objectives=settings.objectives, options=options.get(name))  # bad options fail now
     make_evaluator(sp, settings)
     check_trial_timeout(trial_timeout)
     spec = RaceSpec(race, names, resolve_seeds(seeds), sp.to_json(), settings, options, out, trial_timeout)
