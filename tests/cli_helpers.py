@@ -28,6 +28,15 @@ params:
 FAST_TRAIN = ["--max-epochs", "2", "--patience", "1", "--batch-size", "64"]
 
 
+def sleepy(arch) -> float:
+    """A picklable objective (worker processes import it from here): a=3 hangs, anything else returns at once."""
+    import time
+
+    if arch["a"] == 3:
+        time.sleep(600)
+    return float(arch["a"])
+
+
 def env() -> dict[str, str]:
     e = dict(os.environ)
     e["PYTHONPATH"] = str(ROOT) + os.pathsep + e.get("PYTHONPATH", "")
