@@ -98,7 +98,14 @@ def open_study(storage: Storage, name: str, space: SearchSpace, strategy: str, s
         raise ConfigError("--study must be a non-empty name")
     row = storage.find_study(name)
     if row is None:
-        return storage.create_study(name, space.to_json(), strategy, strategy_options, settings.to_json())
+        try:
+            return storage.create_study(name, space.to_json(), strategy, strategy_options, settings.to_json())
+        except StudyError:
+            # Another process created it between our look and our write: treat it as an existing study
+            # (its lease then decides who runs it).
+            row = storage.find_study(name)
+            if row is None:
+                raise
     old = StudySettings.from_json(row.settings)
     differences = [what for what, same in (
         ("space", row.space == space.to_json()),
