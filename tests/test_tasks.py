@@ -149,3 +149,13 @@ def test_task_spec_checks_what_the_user_named(tmp_path):
                         ({"task": "co2", "horizon": -1}, "--horizon must be")]:
         with pytest.raises(TaskError, match=msg):
             task_spec(**kwargs)
+
+
+def test_values_that_cannot_be_standardised_are_user_errors():
+    huge = np.column_stack([np.arange(100.0) * 1e306, np.sin(np.arange(100.0))])
+    with pytest.raises(TaskError, match="too large to standardise"):
+        _windows(huge)
+    glitch = _series(200, 1)
+    glitch[190, 0] = 1e15  # a unit mistake in the test part: float32 training would overflow
+    with pytest.raises(TaskError, match="at data row 191 is .* standard deviations"):
+        _windows(glitch)

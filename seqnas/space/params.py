@@ -322,7 +322,7 @@ def param_from_json(d: Any) -> Param:
         raise SpaceError(f"a parameter must be a mapping, got {d!r}")
     name = d.get("name")
     kind = d.get("type")
-    if kind not in PARAM_TYPES:
+    if not isinstance(kind, str) or kind not in PARAM_TYPES:
         raise SpaceError(f"parameter {name!r}: unknown type {kind!r}; use one of {sorted(PARAM_TYPES)}")
     cond = d.get("condition")
     condition = None

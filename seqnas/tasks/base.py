@@ -117,12 +117,22 @@ def make_windows(
         raise TaskError(f"series {name!r} is too short to split into train/validation/test; need at least {need} rows")
     train_end = n_train - 1 + window + horizon  # rows seen by the training targets
     fit = values[:train_end]
-    mean = fit.mean(axis=0)
-    std = fit.std(axis=0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = fit.mean(axis=0)
+        std = fit.std(axis=0)
+    huge = [columns[i] for i in np.flatnonzero(~(np.isfinite(mean) & np.isfinite(std)))]
+    if huge:
+        raise TaskError(f"column(s) {huge} of {name!r} hold values too large to standardise (overflow); rescale them")
     const = [columns[i] for i in np.flatnonzero(std < 1e-12)]
     if const:
         raise TaskError(f"column(s) {const} are constant over the training part of {name!r}; drop them or pick another target")
-    scaled = ((values - mean) / std).astype(np.float32)
+    scaled64 = (values - mean) / std
+    far = np.abs(scaled64) > 1e6  # float32 training would overflow long before; it is a unit mistake or a glitch
+    if far.any():
+        row, col = (int(i) for i in np.argwhere(far)[0])
+        raise TaskError(f"column {columns[col]!r} of {name!r} at data row {row + 1} is {scaled64[row, col]:.3g} standard "
+                        "deviations from the training part's mean; fix that value or rescale the column")
+    scaled = scaled64.astype(np.float32)
     idx = np.arange(n)[:, None]
     X = scaled[idx + np.arange(window)[None, :]]  # (n, window, columns)
     y = scaled[idx + window + np.arange(horizon)[None, :], target_index]  # (n, horizon)
