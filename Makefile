@@ -11,8 +11,12 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $@
 
+# The main job: race every registered strategy on sunspots / rnn-macro, 3 seeds, 60 CPU-seconds of
+# evaluation per run (about 10 minutes on 2 cores); prints the table, writes report/report.html.
+# Run again, it keeps what is finished (an interrupted race resumes); `rm -rf report` starts over.
+RACE_BUDGET ?= --cpu-seconds 60 --seeds 3 --max-epochs 30 --patience 5
 run: $(BIN)/.installed
-	$(BIN)/seqnas search --task sunspots --space rnn-macro --strategy random --trials 30 --seed 0 --study main --db seqnas-main.db
+	$(BIN)/seqnas compare --task sunspots --space rnn-macro --strategies all $(RACE_BUDGET) --out report
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest -q
@@ -22,4 +26,4 @@ lint: $(BIN)/.installed
 	$(BIN)/mypy seqnas
 
 clean:
-	rm -rf $(VENV) .pytest_cache seqnas-main.db*
+	rm -rf $(VENV) .pytest_cache seqnas-main.db* report

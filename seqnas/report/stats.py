@@ -188,31 +188,29 @@ def key_finding(s: StrategySummary, all_: list[StrategySummary], base: StrategyS
     else:
         r = f"rank {s.rank}/{n_ranked}"
         if s.mean_rank is not None and len(s.best_vals) > 1:
-            r += f" (mean rank over seeds {s.mean_rank:.1f})"
+            r += f" (mean per-seed rank {s.mean_rank:.1f})"
         if s.rank > 1:
             top = min(x.best_mean_std[0] for x in all_ if x.best_vals)
-            m = s.best_mean_std[0]
             if top > 0:
-                r += f", {m / top:.2f}x the best mean MSE"
+                r += f", {s.best_mean_std[0] / top:.2f}x the best"
         parts.append(r)
     if s.verdict == "baseline":
         parts.append("the baseline")
     elif base is not None and s.p_vs_baseline is not None:
         n1, n2 = len(s.best_vals), len(base.best_vals)
         if s.verdict == "better":
-            parts.append(f"beats {base.strategy} search (one-sided Mann-Whitney p={s.p_vs_baseline:.3g}, {n1} vs {n2} seeds)")
+            parts.append(f"beats {base.strategy} search (one-sided Mann-Whitney p={s.p_vs_baseline:.2g}, {n1} vs {n2} seeds)")
         elif s.verdict == "worse":
-            parts.append(f"worse than {base.strategy} search (one-sided Mann-Whitney p={s.p_worse:.3g}, {n1} vs {n2} seeds)")
+            parts.append(f"worse than {base.strategy} search (one-sided Mann-Whitney p={s.p_worse:.2g}, {n1} vs {n2} seeds)")
         else:
-            txt = f"not significantly better than {base.strategy} search (p={s.p_vs_baseline:.3g}"
+            txt = f"no significant difference from {base.strategy} search (p={s.p_vs_baseline:.2g}"
             floor = smallest_p(n1, n2)
             if floor > alpha / 5:
-                txt += f"; with {n1} vs {n2} seeds p cannot go below {floor:.3g}"
+                txt += f"; {n1} vs {n2} seeds allow p >= {floor:.2g} at best"
             parts.append(txt + ")")
     cv = s.cv
     if cv is not None:
-        lo, hi = min(s.best_vals), max(s.best_vals)
-        parts.append(f"{'consistent' if cv < STABLE_CV else 'varies'} across seeds (CV {cv:.0%}, {lo:.3g} to {hi:.3g})")
+        parts.append(f"{'consistent' if cv < STABLE_CV else 'varies'} across seeds (CV {cv:.0%})")
     if s.failed:
         parts.append(f"{s.failed} failed trial{'s' if s.failed != 1 else ''}")
     if s.darts is not None:

@@ -66,11 +66,13 @@ def print_table(table: pd.DataFrame, title: str = "strategy race", console: Any 
     from rich.console import Console
     from rich.table import Table
 
-    con = console or Console(width=max(120, Console().width))
-    t = Table(title=title, show_lines=True)
+    con = console or Console(width=max(140, Console().width))
+    t = Table(title=title, show_lines=True, expand=True)
     for c in DISPLAY_COLUMNS:
-        t.add_column(c, overflow="fold", ratio=4 if c == "Key Finding" else None,
-                     justify="right" if c in ("Trials", "Failed", "Seeds") else "left")
+        if c == "Key Finding":
+            t.add_column(c, overflow="fold", ratio=1)
+        else:
+            t.add_column(c, no_wrap=True, justify="right" if c in ("Trials", "Failed", "Seeds") else "left")
     for _, row in table.iterrows():
         t.add_row(*[str(row[c]) for c in DISPLAY_COLUMNS])
     con.print(t)
