@@ -136,7 +136,8 @@ class _LaneExecutor(PoolExecutor):
 
     def warm(self, task: TaskSpec | None) -> None:
         """Start the worker and load the task now, so no study's first trial is charged for it."""
-        super().submit(-1, None, Proposal(job=_Warmup(task), kind="warmup"), 0)
+        job = _Warmup(task)
+        super().submit(-1, job, Proposal(job=job, kind="warmup"), 0)  # a job ignores the evaluator it is given
         while not super().wait(timeout=1.0):
             if self._stop.is_set():
                 raise _Stopped()
