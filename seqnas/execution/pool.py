@@ -44,6 +44,8 @@ def _worker_main(conn: Connection) -> None:
             result = run_trial(evaluator, proposal, seed)
         try:
             conn.send((tag, result))
+        except OSError:
+            return  # the driver is gone
         except Exception as e:  # noqa: BLE001 - an unpicklable metric must not kill the worker
             conn.send((tag, Result.failed(f"could not send the result back from the worker: {type(e).__name__}: {e}")))
 
