@@ -8,10 +8,16 @@ from typing import Any
 from seqnas.errors import ConfigError
 from seqnas.space.base import SearchSpace
 from seqnas.strategies.base import Strategy
+from seqnas.strategies.bayesian import BayesianSearch
+from seqnas.strategies.evolution import RegularizedEvolution
 from seqnas.strategies.grid import GridSearch
 from seqnas.strategies.random_search import RandomSearch
+from seqnas.strategies.reinforce import ReinforceSearch
 
-STRATEGIES: dict[str, type[Strategy]] = {"random": RandomSearch, "grid": GridSearch}
+STRATEGIES: dict[str, type[Strategy]] = {
+    "random": RandomSearch, "grid": GridSearch, "evolution": RegularizedEvolution, "rl": ReinforceSearch,
+    "bayesian": BayesianSearch,
+}
 
 
 def register_strategy(cls: type[Strategy]) -> type[Strategy]:

@@ -1,0 +1,1 @@
+"""Conformance suites: properties every registered strategy (and space) must have."""
