@@ -24,7 +24,7 @@ def study(tmp_path_factory):
     space.write_text(TINY_SPACE_YAML)
     db = d / "runs.db"
     p = run(["search", *task_args(csv), "--space", str(space), "--strategy", "random", "--trials", "6", "--seed", "1",
-             *FAST_TRAIN, "--no-progress", "--study", "demo", "--db", str(db)])
+             *FAST_TRAIN, "--workers", "1", "--no-progress", "--study", "demo", "--db", str(db)])
     assert p.returncode == 0, p.stderr
     return {"dir": d, "db": db, "csv": csv, "space": space, "stdout": p.stdout, "stderr": p.stderr}
 

@@ -271,7 +271,7 @@ def test_the_table_covers_every_kind_of_bad_input_the_issue_lists():
 
 
 # A few of the cases again as real `seqnas` processes: exit status 2 and one line from the real program.
-@pytest.mark.parametrize("case", ["csv-missing", "space-invalid-yaml", "study-exists-with-other-space"])
+@pytest.mark.parametrize("case", ["csv-missing", "study-exists-with-other-space"])
 def test_bad_input_in_a_real_process(case, existing, tmp_path):
     d, csv, space, db = existing
     e = Env(tmp_path, csv, space, tmp_path / "runs.db")
