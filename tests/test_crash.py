@@ -59,3 +59,4 @@ def test_search_survives_sigkill_at_seeded_moments_and_resumes_to_the_same_study
                           train={"max_epochs": 2, "patience": 1, "batch_size": 64}, study="whole", db=str(tmp_path / "whole.db"))
     assert stored.trials["arch_hash"].tolist() == whole.trials["arch_hash"].tolist()
     assert stored.trials["value"].tolist() == pytest.approx(whole.trials["value"].tolist(), rel=1e-9)
+
