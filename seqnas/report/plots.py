@@ -173,28 +173,35 @@ def plot_alphas(run: Run, path: Path) -> str | None:
     nrows = math.ceil((shown + 1) / ncols)
     fig = Figure(figsize=(3.2 * ncols, 2.6 * nrows))
     from matplotlib import colormaps
+    from matplotlib.ticker import MaxNLocator
 
     cmap = colormaps["tab10"]
     for e in range(shown):
         ax = fig.add_subplot(nrows, ncols, e + 1)
-        for o in range(n_ops):
-            ax.plot(x, A[:, e, o], color=cmap(o % 10), label=ops[o] if e == 0 else None)
+        # Edges may offer different operations (the others are stored as 0): show this edge's own.
+        own = [o for o in range(n_ops) if np.any(A[:, e, o] > 0)] or list(range(n_ops))
+        for i, o in enumerate(own):
+            ax.plot(x, A[:, e, o], color=cmap(i % 10), label=ops[o])
         ax.set_title(str(edges[e]), fontsize=9)
         ax.set_ylim(0, 1)
         ax.grid(True, alpha=0.3)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.legend(fontsize=6, loc="upper left", ncol=2)
     ax = fig.add_subplot(nrows, ncols, shown + 1)
     for key, style in (("entropy", "-"), ("param_free_share", "--"), ("supernet_val_loss", ":")):
         v = d.get(key)
         if isinstance(v, (list, tuple)) and len(v) == n_epochs:
             ax.plot(x, np.asarray(v, dtype=float), style, color="black", label=key)
+    if d.get("collapse_threshold") is not None:
+        ax.axhline(float(d["collapse_threshold"]), color="red", lw=0.8, label="collapse threshold")
     ax.set_title("diagnostics", fontsize=9)
     ax.grid(True, alpha=0.3)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(fontsize=7)
-    fig.legend(loc="lower center", ncol=min(n_ops, 6), fontsize=8, bbox_to_anchor=(0.5, -0.02))
     state = "collapsed" if d.get("collapsed") else "no collapse"
     more = f" (first {shown} of {n_edges} edges)" if shown < n_edges else ""
     fig.suptitle(f"{run.strategy} seed {run.seed}: architecture weights (softmax) over epochs, {state}{more}")
-    fig.tight_layout(rect=(0, 0.05, 1, 0.97))
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
     return _save(fig, path)
 
 

@@ -40,21 +40,26 @@ class DartsSummary:
     runs: int
     collapsed: int
     final_param_free: list[float]
+    first_entropy: list[float]
     final_entropy: list[float]
-    max_entropy: float | None
+    threshold: float | None
     remedies: list[str]
 
     def text(self) -> str:
-        pf = f"final parameter-free share {np.mean(self.final_param_free):.2f}" if self.final_param_free else ""
-        ent = ""
+        details = []
+        if self.final_param_free:
+            pf = f"final parameter-free share {np.mean(self.final_param_free):.2f}"
+            if self.threshold is not None:
+                pf += f" (collapse at {self.threshold:.2f})"
+            details.append(pf)
         if self.final_entropy:
             ent = f"alpha entropy {np.mean(self.final_entropy):.2f}"
-            if self.max_entropy:
-                ent += f" of max {self.max_entropy:.2f}"
-        detail = ", ".join(x for x in (pf, ent) if x)
+            if self.first_entropy:
+                ent += f" (first epoch {np.mean(self.first_entropy):.2f})"
+            details.append(ent)
         head = (f"supernet collapsed in {self.collapsed}/{self.runs} seeds" if self.collapsed
                 else f"no supernet collapse in {self.runs} seed{'s' if self.runs != 1 else ''}")
-        out = head + (f" ({detail})" if detail else "")
+        out = head + (f": {', '.join(details)}" if details else "")
         remedies = sorted(set(self.remedies))
         if remedies:
             out += f"; remedy: {', '.join(remedies)}"
@@ -77,15 +82,21 @@ def darts_summary(runs: list[Run]) -> DartsSummary | None:
         return None
     pf = [v for d in diags if (v := _last(d.get("param_free_share"))) is not None]
     ent = [v for d in diags if (v := _last(d.get("entropy"))) is not None]
-    n_ops = max((len(d.get("op_names") or []) for d in diags), default=0)
+    ent0 = [v for d in diags if (v := _first(d.get("entropy"))) is not None]
+    thresholds = [v for d in diags if (v := _last(d.get("collapse_threshold"))) is not None]
     remedies = []
     for d in diags:
         rem = d.get("remedy")
-        if rem:
-            remedies.append(rem if isinstance(rem, str) else ", ".join(f"{k}={v}" for k, v in dict(rem).items())
-                            if isinstance(rem, dict) else str(rem))
-    return DartsSummary(len(diags), sum(bool(d.get("collapsed")) for d in diags), pf, ent,
-                        math.log(n_ops) if n_ops > 1 else None, remedies)
+        if isinstance(rem, dict):
+            remedies.append(", ".join(f"{k}={v}" for k, v in rem.items()))
+        elif rem:
+            remedies.append(str(rem))
+    return DartsSummary(len(diags), sum(bool(d.get("collapsed")) for d in diags), pf, ent0, ent,
+                        float(np.mean(thresholds)) if thresholds else None, remedies)
+
+
+def _first(x: Any) -> float | None:
+    return _last(x[:1]) if isinstance(x, (list, tuple)) and x else None
 
 
 @dataclass
