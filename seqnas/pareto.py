@@ -13,16 +13,14 @@ def nondominated_sort(points: np.ndarray) -> list[list[int]]:
     """Fronts of row indices: front 0 is the Pareto front, front 1 what it dominates, ..."""
     pts = np.asarray(points, dtype=float)
     n = len(pts)
-    dominated_by = [[] for _ in range(n)]  # type: list[list[int]]
-    count = np.zeros(n, dtype=int)
-    for i in range(n):
-        for j in range(i + 1, n):
-            if dominates(pts[i], pts[j]):
-                dominated_by[i].append(j)
-                count[j] += 1
-            elif dominates(pts[j], pts[i]):
-                dominated_by[j].append(i)
-                count[i] += 1
+    if n == 0:
+        return []
+    if pts.ndim == 1:
+        pts = pts.reshape(n, 1)
+    # dom[i, j]: i dominates j (all pairs at once; a pairwise Python loop is ~100x slower).
+    dom = (pts[:, None, :] <= pts[None, :, :]).all(-1) & (pts[:, None, :] < pts[None, :, :]).any(-1)
+    dominated_by = [np.flatnonzero(row).tolist() for row in dom]
+    count = dom.sum(axis=0)
     fronts: list[list[int]] = []
     current = [i for i in range(n) if count[i] == 0]
     while current:

@@ -38,7 +38,7 @@ class RegularizedEvolution(Strategy):
 
     def __init__(self, space: SearchSpace, *, seed: int = 0, objectives: Sequence[str] = ("val_mse",),
                  population_size: int = 20, sample_size: int = 5, crossover_prob: float = 0.0,
-                 mutations: int = 1, elitism: int = 0) -> None:
+                 mutations: int = 1, elitism: int = 1) -> None:
         super().__init__(space, seed=seed, objectives=objectives)
         self.population_size = int_option(self.name, "population_size", population_size, low=2)
         self.sample_size = int_option(self.name, "sample_size", sample_size, low=1)
