@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import time
 from dataclasses import dataclass
@@ -13,7 +15,7 @@ from typing import Any
 
 import seqnas
 from seqnas.space import space_from_dict
-from tests.conftest import TINY_TRAIN
+from tests.conftest import SEQNAS, TINY_TRAIN, TINY_TRAIN_ARGS
 
 # a=1: sleeps until the test kills its worker (then, on the retry, returns); a=2: kills its own worker
 # every time; a=3: hangs (for the time limit); any other a: returns (a - 2) ** 2 at once.
@@ -153,3 +155,70 @@ def is_loopback(addr: str) -> bool:
     host = addr.rsplit(":", 1)[0].strip("[]")
     host = host.split("%", 1)[0]
     return host.startswith("127.") or host == "::1" or host.startswith("::ffff:127.")
+
+
+def trial_rows(db: str) -> dict[int, tuple[Any, ...]]:
+    """number -> (state, arch_hash, value_json, metrics, finished_at, attempts), straight from SQLite."""
+    with sqlite3.connect(db) as c:
+        return {r[0]: r[1:] for r in c.execute(
+            "SELECT number, state, arch_hash, value_json, metrics, finished_at, attempts FROM trials")}
+
+
+def interrupt_then_resume(env: dict[str, str], tmp_path: Path, execution_args: list[str], trials: int = 6,
+                          between: Any = None) -> str:
+    """`seqnas search` on a tiny task, Ctrl-C once a trial is COMPLETE, checks, `seqnas resume`, checks; returns the db.
+
+    Checks: exit code 130, no traceback, a message naming the resume command, the running trials
+    left RUNNING; then resume ends with exactly ``trials`` COMPLETE trials, the ones completed
+    before unchanged (same values and finish time), every architecture evaluated once, each
+    interrupted trial run once more, and an intact database. ``between()`` runs after the interrupt.
+    """
+    space = tmp_path / "tiny.json"
+    space.write_text(json.dumps(TINY_MACRO))
+    db = str(tmp_path / "runs.db")
+    common = ["--db", db, "--study", "c", "--no-progress", *execution_args]
+    search = [*SEQNAS, "search", "--task", "sunspots", "--space", str(space), "--strategy", "random", "--trials",
+              str(trials), "--seed", "0", *TINY_TRAIN_ARGS, *common]
+    # A new session, so the SIGINT can go to the whole process group, as Ctrl-C in a terminal does.
+    proc = subprocess.Popen(search, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            assert proc.poll() is None, f"the search ended before it could be interrupted: {proc.communicate()}"
+            assert time.monotonic() < deadline, "no trial finished in time"
+            try:
+                if any(r[0] == "COMPLETE" for r in trial_rows(db).values()):
+                    break
+            except sqlite3.Error:
+                pass  # not created yet
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "Traceback" not in out, err
+    assert f"seqnas resume --study c --db {db}" in err
+    before = trial_rows(db)
+    complete_before = {n: r for n, r in before.items() if r[0] == "COMPLETE"}
+    assert any(r[0] == "RUNNING" for r in before.values()), "the interrupted trials should stay RUNNING for resume"
+    assert len(before) < trials
+    if between is not None:
+        between()
+
+    p = subprocess.run([*SEQNAS, "resume", *common], capture_output=True, text=True, env=env, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert "Traceback" not in p.stderr, p.stderr
+    after = trial_rows(db)
+    assert len(after) == trials and all(r[0] == "COMPLETE" for r in after.values())
+    for n, row in complete_before.items():
+        assert after[n] == row  # unchanged: same values, same finish time, not run again
+    assert len({r[1] for r in after.values()}) == trials  # no architecture evaluated twice
+    for n, r in before.items():
+        if r[0] == "RUNNING":
+            assert after[n][5] == r[5] + 1  # run again once, by resume
+    with sqlite3.connect(db) as c:
+        assert c.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    return db

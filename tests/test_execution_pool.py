@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import signal
+import socket
 import sqlite3
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -18,13 +17,13 @@ from seqnas.evaluation.evaluator import ObjectiveEvaluator
 from seqnas.execution import InlineExecutor, PoolExecutor, RayExecutor, make_executor
 from seqnas.space import Arch
 from seqnas.trial import Proposal, TrialState
-from tests.conftest import SEQNAS, TINY_TRAIN_ARGS
+from tests.conftest import SEQNAS
 from tests.execution_helpers import (
     MISBEHAVING_SPACE,
-    TINY_MACRO,
     Misbehave,
     comparable,
     inline_reference,
+    interrupt_then_resume,
     kill_victim_when_running,
     tiny_search,
 )
@@ -104,8 +103,17 @@ def test_executor_choices_and_their_errors(monkeypatch):
         make_executor("dask", 2)
     with pytest.raises(ConfigError, match="--ray-address needs --executor ray"):
         make_executor("pool", 2, ray_address="auto")
+    for bad in ("head-node", "10.0.0.5:", ":6379", "h:99999"):
+        with pytest.raises(ConfigError, match="--ray-address must be 'auto' or HOST:PORT"):
+            make_executor(None, 2, ray_address=bad)
     with pytest.raises(ConfigError, match="objective= must be a module-level function"):
         seqnas.search(seqnas.space_from_dict(MISBEHAVING_SPACE), objective=lambda a: 0.0, trials=1, workers=2)
+    # An unreachable cluster fails at once (ray.init would retry for minutes); the port is a closed one on loopback.
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    with pytest.raises(ConfigError, match=f"cannot reach the Ray cluster at 127.0.0.1:{closed}"):
+        make_executor("ray", 2, ray_address=f"127.0.0.1:{closed}")
     # Ray is an optional extra: without it, a one-line message that says what to install.
     env_before = dict(os.environ)
     monkeypatch.setitem(sys.modules, "ray", None)
@@ -122,57 +130,8 @@ def test_cli_refuses_an_unknown_executor_in_one_line(env, tmp_path):
     assert not (tmp_path / "x.db").exists()
 
 
-def _rows(db: str) -> dict[int, tuple]:
-    with sqlite3.connect(db) as c:
-        return {r[0]: r[1:] for r in c.execute(
-            "SELECT number, state, arch_hash, value_json, metrics, finished_at, attempts FROM trials")}
-
-
 def test_ctrl_c_stops_cleanly_and_resume_finishes_with_nothing_lost(env, tmp_path):
-    space = tmp_path / "tiny.json"
-    space.write_text(json.dumps(TINY_MACRO))
-    db = str(tmp_path / "runs.db")
-    common = ["--db", db, "--study", "c", "--workers", "2", "--no-progress"]
-    search = [*SEQNAS, "search", "--task", "sunspots", "--space", str(space), "--strategy", "random", "--trials", "6",
-              "--seed", "0", *TINY_TRAIN_ARGS, "--trial-timeout", "120", *common]
-    # A new session, so the SIGINT can go to the whole process group, as Ctrl-C in a terminal does.
-    proc = subprocess.Popen(search, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 240
-        while True:
-            assert proc.poll() is None, f"the search ended before it could be interrupted: {proc.communicate()}"
-            assert time.monotonic() < deadline, "no trial finished in time"
-            try:
-                if any(r[0] == "COMPLETE" for r in _rows(db).values()):
-                    break
-            except sqlite3.Error:
-                pass  # not created yet
-            time.sleep(0.05)
-        os.killpg(proc.pid, signal.SIGINT)
-        out, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == 130, err
-    assert "Traceback" not in err and "Traceback" not in out
-    assert f"seqnas resume --study c --db {db}" in err
-    before = _rows(db)
-    complete_before = {n: r for n, r in before.items() if r[0] == "COMPLETE"}
-    assert any(r[0] == "RUNNING" for r in before.values()), "the interrupted trials should stay RUNNING for resume"
-    assert len(before) < 6
-
-    p = subprocess.run([*SEQNAS, "resume", *common], capture_output=True, text=True, env=env, timeout=300)
-    assert p.returncode == 0, p.stderr
-    after = _rows(db)
-    assert len(after) == 6 and all(r[0] == "COMPLETE" for r in after.values())
-    for n, row in complete_before.items():
-        assert after[n] == row  # unchanged: same values, same finish time, not run again
-    assert len({r[1] for r in after.values()}) == 6  # no architecture evaluated twice
-    for n, r in before.items():
-        if r[0] == "RUNNING":
-            assert after[n][5] == r[5] + 1  # run again once, by resume
+    db = interrupt_then_resume(env, tmp_path, ["--workers", "2", "--trial-timeout", "120"])
     with sqlite3.connect(db) as c:
-        assert c.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         # resume kept the study's time limit
         assert json.loads(c.execute("SELECT value FROM study_state WHERE key='trial_timeout'").fetchone()[0]) == 120.0
-

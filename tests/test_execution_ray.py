@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import sqlite3
-import subprocess
+import signal
 import tempfile
 import time
 
@@ -18,13 +16,12 @@ from seqnas.execution import RayExecutor
 from seqnas.execution.ray_executor import LOCAL_ENV
 from seqnas.space import Arch
 from seqnas.trial import Proposal, TrialState
-from tests.conftest import SEQNAS, TINY_TRAIN_ARGS
 from tests.execution_helpers import (
-    TINY_MACRO,
     Misbehave,
     comparable,
     descendants,
     inline_reference,
+    interrupt_then_resume,
     is_loopback,
     kill_victim_when_running,
     processes_mentioning,
@@ -122,23 +119,19 @@ def _comm(pid: int) -> str | None:
 _ENV_AT_IMPORT = dict(os.environ)
 
 
-def test_cli_search_on_a_local_ray_instance_stops_it_at_the_end(env, tmp_path):
-    temp = tempfile.mkdtemp(prefix="sqc-", dir="/tmp")
-    try:
-        space = tmp_path / "tiny.json"
-        space.write_text(json.dumps(TINY_MACRO))
-        db = str(tmp_path / "runs.db")
-        p = subprocess.run(
-            [*SEQNAS, "search", "--task", "sunspots", "--space", str(space), "--trials", "2", "--seed", "1", *TINY_TRAIN_ARGS,
-             "--executor", "ray", "--workers", "2", "--study", "r", "--db", db, "--no-progress"],
-            capture_output=True, text=True, env={**env, "RAY_TMPDIR": temp}, timeout=300)
-        assert p.returncode == 0, p.stderr
-        assert "Traceback" not in p.stderr
-        with sqlite3.connect(db) as c:
-            assert c.execute("SELECT COUNT(*) FROM trials WHERE state='COMPLETE'").fetchone()[0] == 2
+def test_ctrl_c_on_local_ray_stops_it_and_resume_on_ray_finishes_with_nothing_lost(env, tmp_path):
+    """`seqnas search --executor ray` interrupted: clean stop and no Ray process left; then resume on Ray."""
+    temp = tempfile.mkdtemp(prefix="sqc-", dir="/tmp")  # RAY_TMPDIR: lets the test find that instance's processes
+
+    def no_ray_left() -> None:
         assert os.listdir(temp), "Ray did not use RAY_TMPDIR; this test cannot see its processes"
-        assert processes_mentioning(temp) == [], "Ray processes outlived `seqnas search`"
+        assert processes_mentioning(temp) == [], "Ray processes outlived `seqnas`"
+
+    try:
+        interrupt_then_resume({**env, "RAY_TMPDIR": temp}, tmp_path, ["--executor", "ray", "--workers", "2"],
+                              between=no_ray_left)
+        no_ray_left()
     finally:
         for pid in processes_mentioning(temp):
-            os.kill(pid, 9)
+            os.kill(pid, signal.SIGKILL)
         shutil.rmtree(temp, ignore_errors=True)

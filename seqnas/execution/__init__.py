@@ -9,7 +9,7 @@ from seqnas.errors import ConfigError
 from seqnas.execution.base import Executor, check_trial_timeout, run_trial
 from seqnas.execution.inline import InlineExecutor
 from seqnas.execution.pool import PoolExecutor
-from seqnas.execution.ray_executor import RayExecutor
+from seqnas.execution.ray_executor import RayExecutor, check_address
 
 EXECUTORS: dict[str, Callable[..., Executor]] = {"inline": InlineExecutor, "pool": PoolExecutor, "ray": RayExecutor}
 
@@ -34,8 +34,8 @@ def make_executor(name: str | None, workers: int | None = None, *, trial_timeout
     if name not in EXECUTORS:
         raise ConfigError(f"unknown executor {name!r}; use one of {sorted(EXECUTORS)}")
     if name == "ray":
-        if ray_address is not None and (not isinstance(ray_address, str) or not ray_address.strip()):
-            raise ConfigError("--ray-address must be 'auto' or HOST:PORT")
+        if ray_address is not None:
+            check_address(ray_address if isinstance(ray_address, str) else repr(ray_address))
         if workers is None and ray_address is None:
             workers = default_workers()
         return RayExecutor(workers=workers, address=ray_address, trial_timeout=trial_timeout, **options)

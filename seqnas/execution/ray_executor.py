@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import sys
 import time
 from collections import deque
@@ -94,6 +95,8 @@ class RayExecutor(Executor):
         except ImportError:
             self._restore_env()
             raise ConfigError(f"--executor ray needs Ray, which is not installed: {_INSTALL_HINT}") from None
+        if not local:
+            _check_reachable(self.address)  # type: ignore[arg-type]
         if ray.is_initialized():
             # The caller runs Ray already (e.g. in a notebook): use it, and leave it running.
             self._restore_env()
@@ -287,6 +290,38 @@ class RayExecutor(Executor):
             self._owns_ray = False
             self.ray.shutdown()
             self._restore_env()
+
+
+def check_address(address: str) -> tuple[str, int] | None:
+    """``auto`` -> None; ``HOST:PORT`` -> (host, port); anything else is a ConfigError."""
+    if address == "auto":
+        return None
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"--ray-address must be 'auto' or HOST:PORT (e.g. 10.0.0.5:6379), got {address!r}")
+    return host.strip("[]"), int(port)
+
+
+def _check_reachable(address: str) -> None:
+    """Fail in seconds, with a clear message, where ray.init would retry an unreachable address for minutes."""
+    target = check_address(address)
+    if target is None:
+        try:
+            from ray._private.services import get_ray_address_from_environment
+
+            found = get_ray_address_from_environment("auto", None)  # RAY_ADDRESS, or the cluster `ray start` made here
+        except Exception as e:  # noqa: BLE001 - Ray raises ConnectionError when there is none
+            raise ConfigError(f"--ray-address auto found no running Ray cluster on this machine ({_first_line(e)}); "
+                              "start one with `ray start --head`, or give HOST:PORT of the head node") from None
+        if not isinstance(found, str) or found == "auto":
+            return  # this Ray version resolves it later; let ray.init report
+        target = check_address(found)
+        assert target is not None
+    try:
+        socket.create_connection(target, timeout=10).close()
+    except OSError as e:
+        raise ConfigError(f"cannot reach the Ray cluster at {target[0]}:{target[1]} ({e.strerror or e}); start it with "
+                          "`ray start --head` on the head node, or check --ray-address") from None
 
 
 def _first_line(e: BaseException) -> str:
