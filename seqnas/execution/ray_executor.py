@@ -111,6 +111,7 @@ class RayExecutor(Executor):
                 # address="local": a new private instance even if RAY_ADDRESS names a cluster.
                 ray.init(address="local", num_cpus=self.workers, include_dashboard=False, _node_ip_address="127.0.0.1",
                          _temp_dir=self.temp_dir, object_store_memory=256 * 1024**2, logging_level=logging.WARNING,
+                         log_to_driver=False,  # as for a cluster, below
                          # Workers see the modules the driver sees (user objectives, test helpers).
                          runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}})
             except Exception:
@@ -118,7 +119,9 @@ class RayExecutor(Executor):
                 raise
         else:
             try:
-                ray.init(address=self.address, logging_level=logging.WARNING)
+                # Workers' output and Ray's "a worker died" notices stay in Ray's log files: what
+                # matters reaches the trial's error (a killed worker, a timed-out trial).
+                ray.init(address=self.address, logging_level=logging.WARNING, log_to_driver=False)
             except Exception as e:  # noqa: BLE001 - Ray raises several kinds for an unreachable cluster
                 raise ConfigError(f"could not connect to the Ray cluster at --ray-address {self.address!r} "
                                   f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); start it with "
