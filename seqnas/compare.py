@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import os
+import sys
 import threading
 import time
 from collections import deque
@@ -383,17 +384,36 @@ def compare(
     names = resolve_strategies(strategies)
     options = {k: dict(v) for k, v in (strategy_options or {}).items()}
     unknown = sorted(set(options) - set(names))
-    if unknown:
+    if unknown and strategies != "all":
         raise ConfigError(f"options given for {unknown[0]!r}, which is not in this race's strategies {list(names)}")
+    for name in unknown:
+        # "all" is whatever is registered today; options for a strategy that is not (yet) are set aside.
+        print(f"seqnas: note: strategy {name!r} is not registered, its options are not used; "
+              f"racing {', '.join(names)}", file=sys.stderr)
+        del options[name]
+    usable = []
     for name in names:
+        given = name in options
         # A strategy that draws its own progress bar (in a worker) would tear the race's bar apart.
         if "progress" in inspect.signature(STRATEGIES[name]).parameters:
             options.setdefault(name, {}).setdefault("progress", False)
-        make_strategy(name, sp, seed=0, objectives=settings.objectives, options=options.get(name))  # bad options fail now
+        try:
+            make_strategy(name, sp, seed=0, objectives=settings.objectives, options=options.get(name))  # bad options fail now
+        except ConfigError as e:
+            if strategies != "all" or given:
+                raise
+            # "all" means every strategy that can search this space (e.g. darts needs a supernet family).
+            print(f"seqnas: note: strategy {name!r} left out of the race: {e}", file=sys.stderr)
+            options.pop(name, None)
+            continue
+        usable.append(name)
+    names = tuple(usable)
+    if not names:
+        raise ConfigError("no registered strategy can search this space")
     make_evaluator(sp, settings)
     check_trial_timeout(trial_timeout)
     spec = RaceSpec(race, names, resolve_seeds(seeds), sp.to_json(), settings, options, out, trial_timeout)
-    return _run_race(spec, db or str(Path(out or ".") / "race.db"), out, workers, progress, fresh=True)
+    return _run_race(spec, db or str(Path(out or ".") / "race.db"), out, workers, progress)
 
 
 def resume_race(db: str, *, race: str | None = None, out: str | None = None, workers: int | None = None,
@@ -412,12 +432,10 @@ def resume_race(db: str, *, race: str | None = None, out: str | None = None, wor
         spec = dataclasses.replace(spec, settings=dataclasses.replace(spec.settings, budget=Budget(trials, None, cpu_seconds)))
     if trial_timeout is not None:
         spec = dataclasses.replace(spec, trial_timeout=check_trial_timeout(trial_timeout))
-    return _run_race(spec, db, out or spec.out, workers, progress, fresh=False)
+    return _run_race(spec, db, out or spec.out, workers, progress)
 
 
-def _run_race(spec: RaceSpec, db: str, out: str | None, workers: int | None, progress: bool | None, fresh: bool) -> RaceResult:
-    import sys
-
+def _run_race(spec: RaceSpec, db: str, out: str | None, workers: int | None, progress: bool | None) -> RaceResult:
     from seqnas.execution import default_workers
 
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):

@@ -309,3 +309,35 @@ def test_race_arguments_are_checked_before_anything_runs(tmp_path, tiny_macro):
     with pytest.raises(ConfigError, match="bad option"):
         compare(tiny_macro, task="sunspots", strategies="grid", strategy_options={"grid": {"nope": 1}}, db=str(tmp_path / "x.db"))
     assert not (tmp_path / "x.db").exists()
+
+
+class Picky(Strategy):
+    """A strategy that cannot search spaces without a "depth" of 3 (like darts without a supernet family)."""
+
+    name = "picky-test"
+
+    def __init__(self, space: Any, *, seed: int = 0, objectives: Any = ("val_mse",), level: int = 1) -> None:
+        super().__init__(space, seed=seed, objectives=objectives)
+        if 3 not in space["depth"].choices:
+            raise ConfigError("strategy 'picky-test' needs depth 3")
+
+
+def test_all_is_every_strategy_that_can_search_the_space(tmp_path, tiny_macro, capsys):
+    # "all" is whatever is registered today (the main job names options of strategies that arrive later).
+    STRATEGIES[Picky.name] = Picky
+    try:
+        with pytest.raises(ConfigError, match="--workers"):  # stops the race right after the strategies are sorted out
+            compare(tiny_macro, task="sunspots", strategies="all", strategy_options={"later": {"epochs": 3}},
+                    db=str(tmp_path / "x.db"), workers=0)
+        err = capsys.readouterr().err
+        assert "strategy 'later' is not registered, its options are not used" in err
+        assert "strategy 'picky-test' left out of the race: strategy 'picky-test' needs depth 3" in err
+        # Named explicitly, or given options, it is an error instead.
+        with pytest.raises(ConfigError, match="needs depth 3"):
+            compare(tiny_macro, task="sunspots", strategies="random,picky-test", db=str(tmp_path / "x.db"))
+        with pytest.raises(ConfigError, match="needs depth 3"):
+            compare(tiny_macro, task="sunspots", strategies="all", strategy_options={"picky-test": {"level": 2}},
+                    db=str(tmp_path / "x.db"))
+    finally:
+        del STRATEGIES[Picky.name]
+    assert not (tmp_path / "x.db").exists()
