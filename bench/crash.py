@@ -40,7 +40,9 @@ def _has(db: Path, sql: str, *params: object) -> bool:
 
 
 def search_scenario(d: Path, seed: int, kills: int, workers: int, strategy: str = "random", budget: int = 30,
-                    space_yaml: str = TINY_SPACE_YAML, extra: tuple[str, ...] = ()) -> dict:
+                    space_yaml: str = TINY_SPACE_YAML, extra: tuple[str, ...] = (),
+                    moments: tuple[str, ...] = ("startup", "lease", "lease", "progress", "progress", "progress", "progress"),
+                    ) -> dict:
     csv = write_series_csv(d / "data.csv")
     space = d / "space.yaml"
     space.write_text(space_yaml)
@@ -54,7 +56,7 @@ def search_scenario(d: Path, seed: int, kills: int, workers: int, strategy: str 
             return search
         return resume if rng.random() < 0.7 else search
 
-    report = crash_and_resume(db, search, again, budget=budget, kills=kills, seed=seed, log=print)
+    report = crash_and_resume(db, search, again, budget=budget, kills=kills, seed=seed, moments=moments, log=print)
     return report.to_json()
 
 
@@ -108,8 +110,11 @@ def main() -> None:
         if "darts" in wanted:
             why = darts_available()
             if why is None:
-                runs.append(("search-darts-seed13", lambda d: search_scenario(d, 13, args.kills, workers=1, strategy="darts",
-                                                                               budget=6)))
+                # Most kills land while the supernet trains (each kill makes it start over), the rest in the
+                # trials of the derived architectures.
+                runs.append(("search-darts-seed13", lambda d: search_scenario(
+                    d, 13, args.kills, workers=1, strategy="darts", budget=20, extra=("--option", "epochs=40"),
+                    moments=("running:supernet", "running:supernet", "running:supernet", "lease", "progress"))))
             else:
                 notes["darts"] = why
         for name, fn in runs:
@@ -126,6 +131,8 @@ def main() -> None:
         "kill_points": sum(len(r["kills"]) for r in results.values()),  # type: ignore[index]
         "kills_that_interrupted_a_running_trial": sum(1 for r in results.values() for k in r["kills"]  # type: ignore[index]
                                                       if k["running_at_kill"]),
+        "kills_during_a_supernet_search": sum(1 for r in results.values() for k in r["kills"]  # type: ignore[index]
+                                              if "supernet" in k["running_kinds"]),
         "moments": dict(moments),
         "seconds": round(time.monotonic() - t0, 1),
         "notes": notes,

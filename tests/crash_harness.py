@@ -66,6 +66,7 @@ class Kill:
     delay: float
     finished_before: int  # finished trials (all kinds) when the process was killed
     running_at_kill: list[int] = field(default_factory=list)
+    running_kinds: list[str] = field(default_factory=list)
     exited_by_itself: bool = False
 
 
@@ -110,7 +111,9 @@ def crash_and_resume(
 
     Moments: ``startup`` (a random time after launch, usually while importing), ``lease`` (just after
     the process took the study's lease: replaying, restarting trials, the first trial), ``progress``
-    (a random time after 1-3 more trials finished: inside a trial or a transaction).
+    (a random time after 1-3 more trials finished: inside a trial or a transaction), ``running:KIND``
+    (a random time after a trial of that kind, e.g. ``supernet``, is running; ``progress`` once
+    every such trial has finished).
     """
     import sys
 
@@ -145,7 +148,11 @@ def crash_and_resume(
 
     for k in range(kills):
         moment = str(rng.choice(list(moments)))
-        before = len(_finished(_trials(db), kinds))
+        now = _trials(db)
+        before = len(_finished(now, kinds))
+        if moment.startswith("running:") and any(r["kind"] == moment[8:] for r in now) and \
+                all(r["state"] != "RUNNING" for r in now if r["kind"] == moment[8:]):
+            moment = "progress"  # that phase is over: nothing of that kind will run again
         err_path = db.parent / f"{db.name}.launch{k}.stderr"
         with open(err_path, "w") as err_file:  # a file, not a pipe: a chatty child can never block on it
             proc = subprocess.Popen([*cmd, *args], stdout=subprocess.DEVNULL, stderr=err_file, env=env(),
@@ -158,9 +165,12 @@ def crash_and_resume(
                 time.sleep(delay)
             else:
                 target = before + int(rng.integers(1, 4))
-                delay = float(rng.uniform(0.0, 0.25 if moment == "progress" else 0.4))
+                delay = float(rng.uniform(0.0, {"progress": 0.25, "lease": 0.4}.get(moment, 1.0)))
                 while proc.poll() is None and time.monotonic() < deadline:
                     if moment == "lease" and f"{host}:{proc.pid}" in _owner(db):
+                        break
+                    if moment.startswith("running:") and f"{host}:{proc.pid}" in _owner(db) and any(
+                            r["kind"] == moment[8:] and r["state"] == "RUNNING" for r in _trials(db)):
                         break
                     if moment == "progress" and len(_finished(_trials(db), kinds)) >= target:
                         break
@@ -176,10 +186,11 @@ def crash_and_resume(
             raise CrashError(f"launch {k} ({args[0]}) failed by itself with exit {proc.returncode}: {err.strip()[-2000:]}")
         rows = check(f"after kill {k} ({moment}, {args[0]})")
         running = [r["number"] for r in rows if r["state"] == "RUNNING"]
+        running_kinds = sorted({r["kind"] for r in rows if r["state"] == "RUNNING"})
         for r in rows:
             if r["state"] == "RUNNING":
                 running_counts[(r["study_id"], r["number"])] = running_counts.get((r["study_id"], r["number"]), 0) + 1
-        kill = Kill(k, args[0], moment, round(delay, 3), len(_finished(rows, None)), running, exited_by_itself=exited)
+        kill = Kill(k, args[0], moment, round(delay, 3), len(_finished(rows, None)), running, running_kinds, exited_by_itself=exited)
         report_kills.append(kill)
         log_(f"kill {k}: {asdict(kill)}")
         args = list(again(rng))
