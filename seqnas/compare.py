@@ -482,8 +482,14 @@ def _run_lanes(db: str, spec: RaceSpec, jobs: list[_Job], n_lanes: int, bar: Rac
     lanes there are (sequential strategies see every result before they propose again), and
     both cores stay busy with different studies, the one-shot ones included.
     """
+    import torch
+
     queue = deque(jobs)
     lock, stop = threading.Lock(), threading.Event()
+    # The cores belong to the workers; a strategy's own model (e.g. rl's controller) trains in this
+    # process, from several lanes at once, and one thread keeps its numbers independent of timing.
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(1)
     threads = [threading.Thread(target=_lane, args=(db, spec, queue, lock, stop, bar, errors), daemon=True,
                                 name=f"seqnas-lane-{i}") for i in range(n_lanes)]
     for t in threads:
@@ -497,8 +503,10 @@ def _run_lanes(db: str, spec: RaceSpec, jobs: list[_Job], n_lanes: int, bar: Rac
         for t in threads:
             t.join(timeout=10.0)
         raise
+    finally:
+        torch.set_num_threads(threads_before)
     if stop.is_set():
-        raise KeyboardInterrupt  # a worker was interrupted (Ctrl-C reaches the workers first)
+        raise KeyboardInterrupt  # a lane was stopped
 
 
 def _finish(spec: RaceSpec, db: str, out: str | None, errors: dict[str, str]) -> RaceResult:
