@@ -30,7 +30,8 @@ cells = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
     st.integers(-10**6, 10**6).map(str),
     st.sampled_from(["", " ", "nan", "NaN", "inf", "-inf", "NA", "null", "1e309", "0x10", "1,5", "--1", "+", ".", "3.",
-                     "2021-01-01", "2021-01-01 10:00", "2021-13-45", '"7"', '"1\n2"', "'x'", "\t9", "１２"]),
+                     "2021-01-01", "2021-01-01 10:00", "2021-13-45", "2021-01-01T00:00+05:00", "2021-01-01T00:00Z",
+                     "99999-01-01", "1e18", '"7"', '"1\n2"', "'x'", "\t9", "１２"]),
     st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=6),
 )
 

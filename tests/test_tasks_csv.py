@@ -73,6 +73,11 @@ def test_a_changed_file_is_read_again(tmp_path):
     ("y,t\n1,2020-01-01\n2,2020-01-01\n", ("y", (), "t"), "duplicated timestamps, first at data row 2"),
     ("y,t\n1,2020-01-01\n2,yesterday\n", ("y", (), "t"), "unreadable value"),
     ("y,t\n1,2020-01-01\n2,2020-01-02\n", ("y", (), "y"), "must not also be the target"),
+    ("y,t\n1,2021-01-01T00:00+01:00\n2,2021-01-01T00:30+05:00\n", ("y", (), "t"), "not sorted"),  # in UTC it goes back
+    ("y,t\n1,2021-01-01T00:00+01:00\n2,2021-01-01T00:00Z\n3,2021-01-02\n", ("y", (), "t"), None),  # mixed zones, sorted
+    ("y,t\n1,10\n2,20\n3,30\n", ("y", (), "t"), None),  # a numeric time column (a step index)
+    ("y,t\n1,10\n2,20\n3,15\n", ("y", (), "t"), "not sorted"),
+    ("y,t\n1,10\n2,10\n", ("y", (), "t"), "duplicated timestamps"),
     ('y\n"1\n2\n', ("y",), "cannot be parsed"),
 ])
 def test_bad_csv_content(tmp_path, text, args, message):

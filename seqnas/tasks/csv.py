@@ -33,6 +33,19 @@ def _header_line(p: Path, path: str) -> bytes:
     raise TaskError(f"CSV file {path!r} has no header line in its first MiB; is it a CSV file?")
 
 
+def _time_values(column: pd.Series) -> pd.Series:
+    """A time column as comparable values (NaN/NaT where unreadable): plain numbers (a step index,
+    epoch seconds) as numbers, anything else as timestamps, time zones converted to UTC."""
+    text = column.str.strip()
+    numbers = pd.to_numeric(text, errors="coerce")
+    if len(text) and numbers.notna().all():
+        return numbers
+    try:
+        return pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
+    except (ValueError, TypeError, OverflowError):
+        return pd.Series([pd.NaT] * len(text), index=text.index)
+
+
 def load_csv(path: str, target: str | None, features: tuple[str, ...] = (), time_column: str | None = None) -> tuple[np.ndarray, list[str]]:
     """Read ``target`` (plus ``features``) as a float array (time, columns), target first."""
     p = Path(path)
@@ -69,7 +82,7 @@ def load_csv(path: str, target: str | None, features: tuple[str, ...] = (), time
     if len(df) == 0:
         raise TaskError(f"CSV file {path!r} has a header but no data rows")
     if time_column:
-        stamps = pd.to_datetime(df[time_column], errors="coerce", format="mixed")
+        stamps = _time_values(df[time_column])
         bad = np.flatnonzero(stamps.isna().to_numpy())
         if len(bad):
             raise TaskError(f"time column {time_column!r} has {len(bad)} unreadable value(s), first at data row {bad[0] + 1}: {df[time_column].iloc[bad[0]]!r}")
