@@ -42,7 +42,7 @@ def _has(db: Path, sql: str, *params: object) -> bool:
 def search_scenario(d: Path, seed: int, kills: int, workers: int, strategy: str = "random", budget: int = 30,
                     space_yaml: str = TINY_SPACE_YAML, extra: tuple[str, ...] = (),
                     moments: tuple[str, ...] = ("startup", "lease", "lease", "progress", "progress", "progress", "progress"),
-                    ) -> dict:
+                    schedule: tuple[str, ...] = ()) -> dict:
     csv = write_series_csv(d / "data.csv")
     space = d / "space.yaml"
     space.write_text(space_yaml)
@@ -56,7 +56,8 @@ def search_scenario(d: Path, seed: int, kills: int, workers: int, strategy: str 
             return search
         return resume if rng.random() < 0.7 else search
 
-    report = crash_and_resume(db, search, again, budget=budget, kills=kills, seed=seed, moments=moments, log=print)
+    report = crash_and_resume(db, search, again, budget=budget, kills=kills, seed=seed, moments=moments, schedule=schedule,
+                              log=print)
     return report.to_json()
 
 
@@ -110,11 +111,11 @@ def main() -> None:
         if "darts" in wanted:
             why = darts_available()
             if why is None:
-                # Most kills land while the supernet trains (each kill makes it start over), the rest in the
-                # trials of the derived architectures.
+                # The first half of the kills land while the supernet trains (each kill makes it start
+                # over), the rest anywhere, mostly in the trials of the derived architectures.
                 runs.append(("search-darts-seed13", lambda d: search_scenario(
                     d, 13, args.kills, workers=1, strategy="darts", budget=20, extra=("--option", "epochs=40"),
-                    moments=("running:supernet", "running:supernet", "running:supernet", "lease", "progress"))))
+                    moments=("startup", "lease", "progress"), schedule=("running:supernet",) * (args.kills // 2))))
             else:
                 notes["darts"] = why
         for name, fn in runs:

@@ -101,6 +101,7 @@ def crash_and_resume(
     kills: int,
     seed: int,
     moments: Sequence[str] = ("startup", "lease", "lease", "progress", "progress", "progress", "progress"),
+    schedule: Sequence[str] = (),
     finish: Sequence[str] | None = None,
     kinds: Sequence[str] | None = ("arch",),
     log: Callable[[str], None] | None = None,
@@ -148,6 +149,8 @@ def crash_and_resume(
 
     for k in range(kills):
         moment = str(rng.choice(list(moments)))
+        if k < len(schedule):
+            moment = schedule[k]  # the first kills at chosen kinds of moment (their timing stays random)
         now = _trials(db)
         before = len(_finished(now, kinds))
         if moment.startswith("running:") and any(r["kind"] == moment[8:] for r in now) and \
