@@ -149,10 +149,10 @@ def test_a_trial_over_the_time_limit_fails_and_the_study_goes_on(db):
     """--trial-timeout (the pool stops the trial's worker): the hanging trial is FAILED with the reason, the rest run."""
     space = space_from_dict({"params": {"a": [0, 1, 2, 3, 4]}})
     r = seqnas.search(space, objective=sleepy, strategy="grid", strategy_options={"shuffle": False}, trials=5, seed=0,
-                      study="t", db=db, workers=1, executor="pool", trial_timeout=4.0)
+                      study="t", db=db, workers=1, executor="pool", trial_timeout=2.0)
     states = {t.arch["a"]: (t.state, t.error or "") for t in r.records}
     assert len(states) == 5
-    assert states[3][0] is TrialState.FAILED and states[3][1].startswith("timed out: ran ") and "--trial-timeout of 4 s" in states[3][1]
+    assert states[3][0] is TrialState.FAILED and states[3][1].startswith("timed out: ran ") and "--trial-timeout of 2 s" in states[3][1]
     assert all(states[a][0] is TrialState.COMPLETE for a in (0, 1, 2, 4))  # including the one after the timeout
     buf = io.StringIO()
     render_study(seqnas.load("t", db), console=Console(file=buf, width=200))
