@@ -18,8 +18,8 @@ def nondominated_sort(points: np.ndarray) -> list[list[int]]:
     if pts.ndim == 1:
         pts = pts.reshape(n, 1)
     # dom[i, j]: i dominates j (all pairs at once; a pairwise Python loop is ~100x slower).
-    dom = (pts[:, None, :] <= pts[None, :, :]).all(-1) & (pts[:, None, :] < pts[None, :, :]).any(-1)
-    dominated_by = [np.flatnonzero(row).tolist() for row in dom]
+    dom = np.asarray((pts[:, None, :] <= pts[None, :, :]).all(-1) & (pts[:, None, :] < pts[None, :, :]).any(-1))
+    dominated_by = [np.flatnonzero(dom[i]).tolist() for i in range(n)]
     count = dom.sum(axis=0)
     fronts: list[list[int]] = []
     current = [i for i in range(n) if count[i] == 0]

@@ -144,9 +144,9 @@ class ReinforceSearch(Strategy):
                 raise ConfigError(f"strategy 'rl': option targets must be a mapping name -> target, got {targets!r}")
             for k, v in targets.items():
                 self.targets[str(k)] = float_option(n, f"targets[{k}]", v, 0.0, low_open=True)
-        for key, label, v in (("params", "target_params", target_params), ("latency_ms", "target_latency_ms", target_latency_ms)):
-            if v is not None:
-                self.targets[key] = float_option(n, label, v, 0.0, low_open=True)
+        for key, label, given in (("params", "target_params", target_params), ("latency_ms", "target_latency_ms", target_latency_ms)):
+            if given is not None:
+                self.targets[key] = float_option(n, label, given, 0.0, low_open=True)
         if self.targets:
             self.costs = dict(self.targets)
             default_mode, default_weight = "hard", 1.0

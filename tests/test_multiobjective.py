@@ -1,0 +1,57 @@
+"""Multi-objective studies end to end: the CLI with --objectives val_mse,params for evolution, rl
+and bayesian on a tiny rnn-macro space (real training), the Pareto front in `seqnas show` and
+in seqnas.load(...).pareto."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+import numpy as np
+import pytest
+
+import seqnas
+from seqnas.pareto import dominates
+from seqnas.trial import TrialState
+from tests.cli_helpers import FAST_TRAIN, SEQNAS, TINY_SPACE_YAML, env
+
+
+@pytest.mark.parametrize("strategy, options", [
+    ("evolution", ["--option", "population_size=4", "--option", "sample_size=2"]),
+    ("rl", []),
+    ("bayesian", ["--option", "n_startup_trials=4"]),
+])
+def test_multi_objective_search_on_rnn_macro_lists_the_pareto_front(tmp_path, strategy, options):
+    space = tmp_path / "tiny.yaml"
+    space.write_text(TINY_SPACE_YAML)
+    db = str(tmp_path / "mo.db")
+    run = subprocess.run(
+        [*SEQNAS, "search", "--space", str(space), "--task", "sunspots", "--strategy", strategy, *options,
+         "--objectives", "val_mse,params", "--max-params", "300", "--trials", "7", "--seed", "0",
+         "--study", "mo", "--db", db, "--workers", "1", "--no-progress", *FAST_TRAIN],
+        capture_output=True, text=True, env=env(), timeout=240)
+    assert run.returncode == 0, run.stderr
+
+    result = seqnas.load("mo", db)
+    arch_records = [r for r in result.records if r.kind == "arch"]
+    assert len(arch_records) == 7 and len({r.arch.key for r in arch_records}) == 7
+    done = result.completed
+    assert done, "no trial completed"
+    # Every completed trial has both objectives; the front is exactly its non-dominated ones.
+    pts = {r.number: np.array([r.values["val_mse"], r.values["params"]]) for r in done}
+    expected = {n for n, p in pts.items() if not any(dominates(q, p) for m, q in pts.items() if m != n)}
+    front = result.pareto
+    assert set(front["number"]) == expected
+    assert list(front["val_mse"]) == sorted(front["val_mse"])
+    # Over --max-params: failed by constraint, without training.
+    for r in arch_records:
+        if r.state is TrialState.FAILED:
+            assert r.error.startswith("constraint:") and "epochs" not in r.metrics
+
+    shown = subprocess.run([*SEQNAS, "show", "--study", "mo", "--db", db], capture_output=True, text=True, env=env(), timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    m = re.search(r"Pareto front \((\d+) trials\)", shown.stdout)
+    assert m and int(m.group(1)) == len(expected)
+    table = shown.stdout[m.end():]
+    for n in expected:
+        assert re.search(rf"^\s*│?\s*{n}\s*│", table, flags=re.MULTILINE), f"front trial #{n} not listed"
