@@ -32,12 +32,21 @@ from tests.execution_helpers import (
 pytest.importorskip("ray")
 
 
+_NOT_RAY: set[int] = set()
+
+
+def ray_processes() -> set[int]:
+    """This process's children and their descendants that the Ray instance started."""
+    return descendants(os.getpid()) - _NOT_RAY
+
+
 @pytest.fixture(scope="module")
 def ray_ex():
     """One local Ray instance (2 CPUs) for the module; always stopped, even when a test fails."""
     # Short: Ray puts unix sockets under it, and their paths must stay under ~100 characters.
     temp = tempfile.mkdtemp(prefix="sqr-", dir="/tmp")
     ex = None
+    _NOT_RAY.update(descendants(os.getpid()))  # e.g. multiprocessing's resource tracker, left by other tests
     try:
         ex = RayExecutor(workers=2, max_retries=1, temp_dir=temp)
         yield ex
@@ -55,7 +64,7 @@ def test_ray_gives_the_same_results_as_inline(ray_ex, strategy):
 def test_local_ray_listens_and_talks_on_loopback_only(ray_ex):
     """Every socket of every process of the local instance (gcs, raylet, agents, workers) is on 127.0.0.0/8."""
     assert len(ray_ex.worker_pids()) == 2  # the actors are up (the previous tests used them)
-    ray_pids = descendants(os.getpid())
+    ray_pids = ray_processes()
     assert set(ray_ex.worker_pids()) <= ray_pids
     socks = sockets_of(ray_pids)
     listening = [s for s in socks if s["state"] in ("LISTEN", "UNCONN")]
@@ -95,7 +104,7 @@ def test_ray_search_goes_on_past_dying_workers_and_trials_over_the_time_limit(ra
 
 
 def test_shutdown_stops_the_local_instance_and_restores_the_environment(ray_ex):
-    ray_pids = descendants(os.getpid())
+    ray_pids = ray_processes()
     assert any(_comm(p) == "gcs_server" for p in ray_pids)
     ray_ex.shutdown()
     assert not ray_ex.ray.is_initialized()
