@@ -129,6 +129,13 @@ def _executor(executor: str | Executor | None, workers: int | None, trial_timeou
     return ex, True
 
 
+def _check_needs_task(strategy: Any, task: Any) -> None:
+    """A strategy that trains on the task itself (a one-shot supernet) cannot search an objective function."""
+    if task is None and getattr(strategy, "requires_task", False):
+        raise ConfigError(f"strategy {strategy.name!r} trains a supernet on a task; it cannot search an objective "
+                          "function: give a task (task=/csv=) or use another strategy")
+
+
 def search(
     space: Any = "rnn-macro",
     *,
@@ -181,6 +188,7 @@ def search(
                              train=train_budget, max_params=max_params)
     evaluator = make_evaluator(sp, settings, objective)
     strat = make_strategy(strategy, sp, seed=seed, objectives=names, options=strategy_options)
+    _check_needs_task(strat, spec)
     ex, owned = _executor(executor, workers, trial_timeout, ray_address, executor_options, objective)
     storage = Storage(db or ":memory:")
     try:
@@ -208,6 +216,7 @@ def resume(study: str, db: str, *, workers: int | None = 1, executor: str | Exec
         settings = StudySettings.from_json(row.settings)
         evaluator = make_evaluator(sp, settings, objective)
         strat = make_strategy(row.strategy, sp, seed=settings.seed, objectives=settings.objectives, options=row.strategy_options)
+        _check_needs_task(strat, settings.task)
         given = trial_timeout is not None
         if not given and executor != "inline" and not isinstance(executor, Executor):
             # Keep the study's limit; an explicit inline executor cannot enforce one, so runs without.

@@ -9,6 +9,7 @@ from seqnas.errors import ConfigError
 from seqnas.space.base import SearchSpace
 from seqnas.strategies.base import Strategy
 from seqnas.strategies.bayesian import BayesianSearch
+from seqnas.strategies.darts import DartsSearch
 from seqnas.strategies.evolution import RegularizedEvolution
 from seqnas.strategies.grid import GridSearch
 from seqnas.strategies.random_search import RandomSearch
@@ -16,7 +17,7 @@ from seqnas.strategies.reinforce import ReinforceSearch
 
 STRATEGIES: dict[str, type[Strategy]] = {
     "random": RandomSearch, "grid": GridSearch, "evolution": RegularizedEvolution, "rl": ReinforceSearch,
-    "bayesian": BayesianSearch,
+    "bayesian": BayesianSearch, "darts": DartsSearch,
 }
 
 

@@ -1,0 +1,145 @@
+"""Strategy "darts": one supernet search (a one-shot trial), then its derived architectures, best first."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from seqnas.errors import ConfigError
+from seqnas.models.supernet import MIXINGS, SUPERNET_FAMILIES
+from seqnas.space.base import Arch, SearchSpace
+from seqnas.strategies.base import WAIT, Strategy
+from seqnas.strategies.darts_search import REMEDIES, DartsConfig
+from seqnas.strategies.options import bool_option, choice_option, float_option, int_option
+from seqnas.trial import Proposal, Result, TrialRecord, TrialState
+
+
+def supernet_seed(seed: int) -> int:
+    digest = hashlib.sha256(f"{seed}:supernet".encode()).digest()
+    return int.from_bytes(digest[:4], "little")
+
+
+@dataclass(frozen=True)
+class SupernetJob:
+    """The supernet search as a picklable one-shot job: ``job(evaluator, seed) -> Result``.
+
+    It trains on the study's task (``evaluator.task``) with the study's batch size and
+    gradient clipping, and returns a COMPLETE result without objective values whose metrics
+    hold the ranked derived architectures (``derived``), the diagnostics (``darts``) and its
+    ``cpu_seconds`` (charged to the study's CPU budget like any trial's).
+    """
+
+    space: dict[str, Any]
+    config: dict[str, Any]
+
+    def __call__(self, evaluator: Any, seed: int) -> Result:
+        from seqnas.evaluation.training import seed_everything
+        from seqnas.strategies.darts_search import search_supernet
+        from seqnas.tasks import load_task
+
+        t0, c0 = time.perf_counter(), time.process_time()
+        task = getattr(evaluator, "task", None)
+        if task is None:
+            raise ConfigError("strategy 'darts' trains a supernet on a task; it cannot search a Python objective function")
+        space = SearchSpace.from_json(self.space)
+        config = DartsConfig(**self.config)
+        data = load_task(task)
+        gen = seed_everything(supernet_seed(seed))
+        budget = evaluator.budget
+        metrics = search_supernet(space, data, config, gen, grad_clip=float(budget.grad_clip), default_batch=int(budget.batch_size),
+                                  max_params=getattr(evaluator, "max_params", None))
+        metrics["cpu_seconds"] = time.process_time() - c0
+        if not metrics["derived"]:
+            return Result.failed("the supernet derived no architecture (every candidate broke --max-params?)",
+                                 time.perf_counter() - t0, **metrics)
+        return Result(TrialState.COMPLETE, {}, metrics, time.perf_counter() - t0)
+
+
+class DartsSearch(Strategy):
+    """Gradient-based one-shot search (DARTS) with an anti-collapse remedy on by default.
+
+    The first proposal is the supernet search (kind ``supernet``); until its result arrives
+    the strategy waits. Then it proposes the derived architectures, most probable first, as
+    ordinary architecture trials that the study's evaluator trains from scratch, so their
+    validation MSE is measured like every other strategy's; ``--trials N`` evaluates the top
+    N. When the list is used up (or the supernet failed) the strategy is exhausted.
+
+    Options: epochs, order (1 or 2), remedy (drnas (default), gdas, warmup, none), mixing,
+    warmup, kl, stop_patience, arch_lr, weight_lr, batch_size, xi, tau, top_k, progress,
+    fixed (values for the parameters the supernet does not relax, e.g. {"lr": 0.01}).
+    """
+
+    name = "darts"
+    requires_task = True
+
+    def __init__(self, space: SearchSpace, *, seed: int = 0, objectives: Sequence[str] = ("val_mse",),
+                 epochs: int = 30, order: int = 1, remedy: str = "drnas", mixing: str | None = None,
+                 warmup: float | None = None, kl: float | None = None, stop_patience: int | None = None, aux: float | None = None,
+                 arch_lr: float = 0.05, weight_lr: float | None = None, batch_size: int | None = None,
+                 xi: float | None = None, tau: float = 1.0, top_k: int = 50, progress: bool | None = None,
+                 fixed: dict[str, Any] | None = None) -> None:
+        super().__init__(space, seed=seed, objectives=objectives)
+        if space.family not in SUPERNET_FAMILIES:
+            raise ConfigError(f"strategy 'darts' needs a space of family {' or '.join(SUPERNET_FAMILIES)} trained on a task "
+                              f"(got family {space.family!r}); search other spaces and objective functions with another strategy")
+        n = self.name
+        if fixed is not None and not isinstance(fixed, dict):
+            raise ConfigError(f"strategy 'darts': option fixed must be a mapping of parameter -> value, got {fixed!r}")
+        self.config = DartsConfig(
+            epochs=int_option(n, "epochs", epochs, low=1), order=int_option(n, "order", order, low=1),
+            remedy=choice_option(n, "remedy", remedy, sorted(REMEDIES)),
+            mixing=None if mixing is None else choice_option(n, "mixing", mixing, MIXINGS),
+            warmup=None if warmup is None else float_option(n, "warmup", warmup, 0.0),
+            kl=None if kl is None else float_option(n, "kl", kl, 0.0),
+            stop_patience=None if stop_patience is None else int_option(n, "stop_patience", stop_patience, low=0),
+            aux=None if aux is None else float_option(n, "aux", aux, 0.0),
+            arch_lr=float_option(n, "arch_lr", arch_lr, 0.0, low_open=True),
+            weight_lr=None if weight_lr is None else float_option(n, "weight_lr", weight_lr, 0.0, low_open=True),
+            batch_size=None if batch_size is None else int_option(n, "batch_size", batch_size, low=1),
+            xi=None if xi is None else float_option(n, "xi", xi, 0.0),
+            tau=float_option(n, "tau", tau, 0.0, low_open=True), top_k=int_option(n, "top_k", top_k, low=1),
+            progress=None if progress is None else bool_option(n, "progress", progress),
+            fixed=dict(fixed or {}),
+        ).resolved()
+        if self.config.order not in (1, 2):
+            raise ConfigError(f"strategy 'darts': option order must be 1 (first-order) or 2 (second-order), got {order!r}")
+        self.derived: list[Arch] | None = None
+        self.derived_logp: list[float] = []
+        self.cursor = 0
+        self.phase = "start"  # start -> searching -> derived | failed
+
+    def _propose(self, rng: np.random.Generator) -> Arch | Proposal | None:
+        if self.phase == "start":
+            self.phase = "searching"
+            job = SupernetJob(self.space.to_json(), self.config.to_json())
+            return Proposal(job=job, kind="supernet", info={"remedy": self.config.remedy, "order": self.config.order,
+                                                            "epochs": self.config.epochs})
+        if self.phase == "searching":
+            return WAIT
+        if self.phase == "failed" or self.derived is None:
+            return None
+        while self.cursor < len(self.derived):
+            rank = self.cursor
+            self.cursor += 1
+            arch = self.derived[rank]
+            if self.fresh(arch):
+                return Proposal(arch=arch, info={"rank": rank + 1, "logp": self.derived_logp[rank]})
+        return None
+
+    def _observe(self, record: TrialRecord) -> None:
+        if record.kind != "supernet":
+            return
+        if record.state is not TrialState.COMPLETE:
+            self.phase = "failed"
+            return
+        try:
+            self.derived = [self.space.validate(a) for a in record.metrics.get("derived", [])]
+        except Exception:  # noqa: BLE001 - a stored result that no longer fits the space: nothing to propose
+            self.derived = []
+        self.derived_logp = [float(v) for v in record.metrics.get("derived_logp", [])] + [float("nan")] * len(self.derived)
+        self.phase = "derived"

@@ -1,0 +1,376 @@
+"""The one-shot search behind strategy "darts": bilevel supernet training, anti-collapse remedies, diagnostics."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from seqnas.errors import ConfigError, SpaceError
+from seqnas.models import build, count_params
+from seqnas.models.supernet import (
+    Supernet,
+    build_supernet,
+    dirichlet_kl,
+    expected_weights,
+    mixing_weights,
+    normalised_entropy,
+    top_architectures,
+)
+from seqnas.space.base import Arch, SearchSpace
+from seqnas.tasks.base import TaskData
+
+# What each remedy turns on. "none" is plain DARTS (Liu et al. 2019): softmax mixing, architecture
+# steps from the first batch, run to the last epoch.
+REMEDIES: dict[str, dict[str, Any]] = {
+    "none": {"mixing": "softmax", "warmup": 0.0, "kl": 0.0, "stop_patience": 0, "aux": 0.0},
+    # DARTS- (Chu et al. 2021): an auxiliary skip around every node / layer whose weight decays
+    # from 1 to 0 over the search, so the options that merely ease the supernet's optimisation
+    # (identity, skipped layers) lose that edge; no indicator, no threshold, softmax mixing.
+    "darts-": {"mixing": "softmax", "warmup": 0.0, "kl": 0.0, "stop_patience": 0, "aux": 1.0},
+    # DrNAS (Chen et al. 2021): mixing weights sampled from Dirichlet(elu(alpha) + 1), a KL pull
+    # toward the uniform prior; plus a weights-only warm-up and DARTS+-style early stopping
+    # (Liang et al. 2019) once the derived architecture stops changing.
+    "drnas": {"mixing": "dirichlet", "warmup": 0.25, "kl": 1e-3, "stop_patience": 6, "aux": 0.0},
+    # GDAS (Dong & Yang 2019): one hard Gumbel-softmax path per step (cheapest per step).
+    "gdas": {"mixing": "gumbel", "warmup": 0.25, "kl": 0.0, "stop_patience": 6, "aux": 0.0},
+    # Warm-up and early stopping alone, on plain softmax mixing.
+    "warmup": {"mixing": "softmax", "warmup": 0.25, "kl": 0.0, "stop_patience": 6, "aux": 0.0},
+}
+DEFAULT_REMEDY = "drnas"
+
+
+@dataclass(frozen=True)
+class DartsConfig:
+    """Options of the one-shot search (``--option key=value``); None means "the remedy's / task's default"."""
+
+    epochs: int = 30
+    order: int = 1
+    remedy: str = DEFAULT_REMEDY
+    mixing: str | None = None
+    warmup: float | None = None  # < 1: share of the epochs; >= 1: epochs of weights-only training
+    kl: float | None = None
+    stop_patience: int | None = None
+    aux: float | None = None  # starting weight of the DARTS- auxiliary skip (decays linearly to 0)
+    arch_lr: float = 0.05
+    weight_lr: float | None = None
+    batch_size: int | None = None
+    xi: float | None = None  # virtual step of the second-order gradient (default: the weight learning rate)
+    tau: float = 1.0  # Gumbel temperature
+    top_k: int = 50  # length of the ranked list of derived architectures
+    progress: bool | None = None
+    fixed: dict[str, Any] = field(default_factory=dict)
+
+    def resolved(self) -> DartsConfig:
+        """The config with the remedy's defaults filled in."""
+        if self.remedy not in REMEDIES:
+            raise ConfigError(f"strategy 'darts': unknown remedy {self.remedy!r}; use one of {sorted(REMEDIES)}")
+        r = REMEDIES[self.remedy]
+        return replace(self, mixing=self.mixing or r["mixing"], warmup=r["warmup"] if self.warmup is None else self.warmup,
+                       kl=r["kl"] if self.kl is None else self.kl,
+                       stop_patience=r["stop_patience"] if self.stop_patience is None else self.stop_patience,
+                       aux=r["aux"] if self.aux is None else self.aux)
+
+    def warmup_epochs(self) -> int:
+        w = float(self.warmup or 0.0)
+        return int(round(w * self.epochs)) if w < 1 else int(w)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Diagnostics:
+    """Per-epoch signals of the search, stored under metrics["darts"] of the supernet trial."""
+
+    op_names: list[str]
+    edge_names: list[str]
+    remedy: str
+    mixing: str
+    uniform_share: float
+    epochs: list[int] = field(default_factory=list)
+    entropy: list[float] = field(default_factory=list)
+    param_free_share: list[float] = field(default_factory=list)
+    supernet_val_loss: list[float] = field(default_factory=list)
+    supernet_train_loss: list[float] = field(default_factory=list)
+    alphas: list[list[list[float]]] = field(default_factory=list)
+    argmax_changed: list[bool] = field(default_factory=list)
+    stopped_early: bool = False
+
+    @property
+    def collapse_threshold(self) -> float:
+        # Collapse: the parameter-free share went more than half-way from uniform to everything.
+        return self.uniform_share + (1.0 - self.uniform_share) / 2.0
+
+    @property
+    def collapsed(self) -> bool:
+        return bool(self.param_free_share) and self.param_free_share[-1] >= self.collapse_threshold - 1e-12
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "epochs": self.epochs, "entropy": self.entropy, "param_free_share": self.param_free_share,
+            "supernet_val_loss": self.supernet_val_loss, "supernet_train_loss": self.supernet_train_loss,
+            "alphas": self.alphas, "op_names": self.op_names, "edge_names": self.edge_names,
+            "collapsed": self.collapsed, "collapse_threshold": self.collapse_threshold, "remedy": self.remedy, "mixing": self.mixing,
+            "argmax_changed": self.argmax_changed, "stopped_early": self.stopped_early,
+        }
+
+
+def fixed_values(space: SearchSpace, covered: set[str], preferred: Mapping[str, Any], user: Mapping[str, Any]) -> dict[str, Any]:
+    """Values of the parameters the supernet does not relax (learning rate, dropout, ...).
+
+    A user's ``fixed`` option first, else the model family's default when the space allows it,
+    else the parameter's own default.
+    """
+    out: dict[str, Any] = {}
+    unknown = sorted(set(user) - set(space.names))
+    if unknown:
+        raise ConfigError(f"strategy 'darts': option fixed names unknown parameter(s) {unknown}; this space has {space.names}")
+    for p in space.params:
+        if p.name in covered:
+            continue
+        if p.name in user:
+            try:
+                out[p.name] = p.check(user[p.name])
+            except SpaceError as e:
+                raise ConfigError(f"strategy 'darts': option fixed: {e}") from None
+            continue
+        try:
+            out[p.name] = p.check(preferred[p.name]) if p.name in preferred else p.default
+        except SpaceError:
+            out[p.name] = p.default  # the family default is not a value of this space
+    return out
+
+
+def _preferred(family: str | None) -> dict[str, Any]:
+    if family == "rnn-cell":
+        from seqnas.models.rnn_cell import DEFAULTS
+
+        return dict(DEFAULTS)
+    from seqnas.models.rnn_macro import DEFAULTS as MACRO
+
+    return dict(MACRO)
+
+
+class _Bar:
+    """A rich progress bar on stderr for the epochs of the search (silently absent when it cannot show)."""
+
+    def __init__(self, show: bool | None, total: int) -> None:
+        self.progress: Any = None
+        if show is None:
+            show = sys.stderr.isatty()
+        if not show:
+            return
+        try:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.progress = Progress(TextColumn("supernet"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+                                     TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+            self.progress.start()
+            self.task = self.progress.add_task("supernet", total=total, info="")
+        except Exception:  # noqa: BLE001 - e.g. another live display in this process: go without
+            self.progress = None
+
+    def update(self, epoch: int, info: str) -> None:
+        if self.progress is not None:
+            self.progress.update(self.task, completed=epoch, info=info)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+def _mse(pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return ((pred - y) ** 2).mean()
+
+
+def _second_order_arch_grads(net: Supernet, mix: Callable[[], list[torch.Tensor]], xtr: torch.Tensor, ytr: torch.Tensor,
+                             xva: torch.Tensor, yva: torch.Tensor, xi: float, extra: Callable[[], torch.Tensor]) -> list[torch.Tensor]:
+    """DARTS's second-order architecture gradient with a finite-difference Hessian-vector product.
+
+    grad = dL_val(w', a)/da - xi * (dL_train(w+, a)/da - dL_train(w-, a)/da) / (2 eps),
+    w' = w - xi dL_train(w, a)/dw, w+- = w +- eps dL_val(w', a)/dw', eps = 0.01 / |dL_val/dw'|.
+    One set of mixing weights (one sample, for the sampling remedies) serves every pass, or the
+    finite difference would measure sampling noise.
+    """
+    weights = net.weight_parameters()
+    alphas = net.arch_parameters()
+    backup = [p.detach().clone() for p in weights]
+    mixed = mix()
+    g_train = torch.autograd.grad(_mse(net(xtr, mixed), ytr), weights, retain_graph=True, allow_unused=True)
+    with torch.no_grad():
+        for p, g in zip(weights, g_train):
+            if g is not None:
+                p.sub_(xi * g)
+    val_loss = _mse(net(xva, mixed), yva) + extra()
+    grads = torch.autograd.grad(val_loss, alphas + weights, retain_graph=True, allow_unused=True)
+    d_alpha = [g if g is not None else torch.zeros_like(a) for g, a in zip(grads[: len(alphas)], alphas)]
+    d_w = [g if g is not None else torch.zeros_like(p) for g, p in zip(grads[len(alphas):], weights)]
+    norm = torch.sqrt(sum((g * g).sum() for g in d_w))
+    eps = 0.01 / (float(norm) + 1e-12)
+
+    def train_grad(sign: float) -> list[torch.Tensor]:
+        with torch.no_grad():
+            for p, b, g in zip(weights, backup, d_w):
+                p.copy_(b + sign * eps * g)
+        out = torch.autograd.grad(_mse(net(xtr, mixed), ytr), alphas, retain_graph=True, allow_unused=True)
+        return [g if g is not None else torch.zeros_like(a) for g, a in zip(out, alphas)]
+
+    plus, minus = train_grad(1.0), train_grad(-1.0)
+    with torch.no_grad():
+        for p, b in zip(weights, backup):
+            p.copy_(b)
+    return [da - xi * (gp - gm) / (2 * eps) for da, gp, gm in zip(d_alpha, plus, minus)]
+
+
+def search_supernet(space: SearchSpace, data: TaskData, config: DartsConfig, gen: torch.Generator, *,
+                    grad_clip: float = 1.0, default_batch: int = 32, max_params: int | None = None) -> dict[str, Any]:
+    """Train the supernet and rank the derived architectures.
+
+    Network weights learn on the task's training split, architecture weights on its validation
+    split: the split every strategy's candidates are judged on (a strategy that ranks trained
+    architectures by validation MSE uses it the same way); the test split stays unseen. Halving
+    the 200-odd training windows of the small tasks to make a search-validation split would
+    starve the supernet instead.
+
+    Returns the metrics of the supernet trial: ``derived`` (arch dicts, most probable first),
+    ``derived_logp``, ``darts`` (the diagnostics) and a few scalars.
+    """
+    cfg = config.resolved()
+    if cfg.order not in (1, 2):
+        raise ConfigError(f"strategy 'darts': option order must be 1 or 2, got {cfg.order!r}")
+    fixed_pre = _preferred(space.family)
+    probe = build_supernet(space, data.n_features, data.horizon, {**fixed_pre, **cfg.fixed})
+    covered = {p for c in probe.choices for p in c.params}
+    fixed = fixed_values(space, covered, fixed_pre, cfg.fixed)
+    del probe
+    net = build_supernet(space, data.n_features, data.horizon, fixed)
+    lr = float(cfg.weight_lr if cfg.weight_lr is not None else fixed.get("lr", fixed_pre.get("lr", 3e-3)))
+    xi = float(cfg.xi if cfg.xi is not None else lr)
+    batch = int(cfg.batch_size or default_batch)
+    w_opt = torch.optim.Adam(net.weight_parameters(), lr=lr)
+    a_opt = torch.optim.Adam(net.arch_parameters(), lr=cfg.arch_lr, betas=(0.5, 0.999), weight_decay=1e-3)
+    Xtr, ytr = torch.from_numpy(data.X_train), torch.from_numpy(data.y_train)
+    Xva, yva = torch.from_numpy(data.X_val), torch.from_numpy(data.y_val)
+    mixing, kl = str(cfg.mixing), float(cfg.kl or 0.0)
+    warmup = cfg.warmup_epochs()
+    alphas = net.arch_parameters()
+
+    def mix() -> list[torch.Tensor]:
+        return mixing_weights(alphas, mixing, cfg.tau)
+
+    def extra() -> torch.Tensor:
+        return kl * dirichlet_kl(alphas) if kl > 0 and mixing == "dirichlet" else torch.zeros(())
+
+    def probs() -> list[np.ndarray]:
+        with torch.no_grad():
+            return [p.numpy().astype(np.float64) for p in expected_weights(alphas, mixing)]
+
+    def argmax_arch(ps: list[np.ndarray]) -> Arch | None:
+        top = top_architectures(space, net.choices, ps, fixed, 1)
+        return top[0][0] if top else None
+
+    edge_names, op_names, _ = net.edges(net.uniform_probs())
+    diag = Diagnostics(op_names=op_names, edge_names=edge_names, remedy="none" if cfg.remedy == "none" else _remedy_label(cfg),
+                       mixing=mixing,
+                       uniform_share=net.param_free_share(net.uniform_probs()))
+    bar = _Bar(cfg.progress, cfg.epochs)
+    steps_per_epoch = math.ceil(len(Xtr) / batch)
+    total_steps = cfg.epochs * steps_per_epoch
+    aux0 = float(cfg.aux or 0.0)
+    last_arch, stable = argmax_arch(probs()), 0
+    try:
+        for epoch in range(1, cfg.epochs + 1):
+            perm = torch.randperm(len(Xtr), generator=gen)
+            train_total, train_n = 0.0, 0
+            for k, i in enumerate(range(0, len(Xtr), batch)):
+                idx = perm[i: i + batch]
+                net.aux_weight = aux0 * (1.0 - ((epoch - 1) * steps_per_epoch + k) / total_steps)
+                if epoch > warmup:
+                    vidx = torch.randperm(len(Xva), generator=gen)[:batch]
+                    a_opt.zero_grad()
+                    if cfg.order == 2:
+                        for a, g in zip(alphas, _second_order_arch_grads(net, mix, Xtr[idx], ytr[idx], Xva[vidx], yva[vidx], xi, extra)):
+                            a.grad = g
+                    else:
+                        val_loss = _mse(net(Xva[vidx], mix()), yva[vidx]) + extra()
+                        for a, g in zip(alphas, torch.autograd.grad(val_loss, alphas, allow_unused=True)):
+                            a.grad = g if g is not None else torch.zeros_like(a)
+                    a_opt.step()
+                w_opt.zero_grad()
+                # Detached mixing weights: the weight step must not move (or differentiate) the architecture.
+                loss = _mse(net(Xtr[idx], [w.detach() for w in mix()]), ytr[idx])
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(f"supernet training loss became {float(loss)} in epoch {epoch}")
+                loss.backward()
+                if grad_clip > 0:
+                    nn.utils.clip_grad_norm_(net.weight_parameters(), grad_clip)
+                w_opt.step()
+                train_total += float(loss.detach()) * len(idx)
+                train_n += len(idx)
+            ps = probs()
+            with torch.no_grad():
+                val = float(_mse(net(Xva, expected_weights(alphas, mixing)), yva))
+            arch = argmax_arch(ps)
+            changed = arch != last_arch
+            stable = 0 if changed else stable + 1
+            last_arch = arch
+            diag.epochs.append(epoch)
+            diag.entropy.append(normalised_entropy(ps))
+            diag.param_free_share.append(net.param_free_share(ps))
+            diag.supernet_val_loss.append(val)
+            diag.supernet_train_loss.append(train_total / max(train_n, 1))
+            diag.alphas.append(net.edges(ps)[2])
+            diag.argmax_changed.append(bool(changed))
+            bar.update(epoch, f"val {val:.4g} entropy {diag.entropy[-1]:.2f} param-free {diag.param_free_share[-1]:.2f}")
+            if cfg.stop_patience and epoch > warmup and stable >= cfg.stop_patience:
+                diag.stopped_early = epoch < cfg.epochs
+                break
+    finally:
+        bar.close()
+    final = probs()
+    accept = _param_limit(space.family, data, max_params)
+    ranked = top_architectures(space, net.choices, final, fixed, max(1, cfg.top_k), accept=accept)
+    return {
+        "derived": [a.to_dict() for a, _ in ranked],
+        "derived_logp": [float(s) for _, s in ranked],
+        "darts": diag.to_json(),
+        "supernet_val_mse": diag.supernet_val_loss[-1] if diag.supernet_val_loss else math.nan,
+        "search_epochs": diag.epochs[-1] if diag.epochs else 0,
+        "supernet_params": int(sum(p.numel() for p in net.weight_parameters())),
+        "fixed": fixed,
+    }
+
+
+def _remedy_label(cfg: DartsConfig) -> str:
+    parts = [cfg.remedy]
+    if cfg.warmup_epochs() > 0 and cfg.remedy != "warmup":
+        parts.append("warmup")
+    if cfg.stop_patience:
+        parts.append("early-stop")
+    return "+".join(parts)
+
+
+def _param_limit(family: str | None, data: TaskData, max_params: int | None) -> Callable[[Arch], bool] | None:
+    if max_params is None:
+        return None
+
+    def accept(arch: Arch) -> bool:
+        return count_params(build(arch, family, data.n_features, data.horizon)) <= max_params
+
+    return accept
+
+
+def elapsed_cpu(start: float) -> float:
+    return time.process_time() - start
+
+
+__all__: Sequence[str] = ("DartsConfig", "REMEDIES", "search_supernet")
