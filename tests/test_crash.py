@@ -11,8 +11,8 @@ import seqnas
 from tests.cli_helpers import FAST_TRAIN, TINY_SPACE_YAML, rows, task_args, write_series_csv
 from tests.crash_harness import crash_and_resume
 
-BUDGET = 24
-KILLS = 10
+BUDGET = 45  # room for 12 kills: a kill after 1-3 more trials lets a few more finish during its random delay
+KILLS = 12
 
 
 def _study_exists(db, name: str) -> bool:
@@ -42,7 +42,8 @@ def test_search_survives_sigkill_at_seeded_moments_and_resumes_to_the_same_study
         return resume if rng.random() < 0.7 else search
 
     report = crash_and_resume(db, search, again, budget=BUDGET, kills=KILLS, seed=20261127)
-    assert report.survived == KILLS, report.to_json()  # every kill landed while the process was still running
+    # At least 10 kills landed while the process was still running (a last one may find the study already done).
+    assert report.survived >= 10, report.to_json()
     assert {k.moment for k in report.kills} >= {"lease", "progress"}
     assert any(k.running_at_kill for k in report.kills)  # at least one kill interrupted a trial
     assert report.finished == BUDGET and report.distinct_archs == BUDGET
