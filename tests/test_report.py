@@ -128,6 +128,22 @@ def test_variability_failures_and_small_samples_are_stated(tmp_path):
     assert "3 vs 3 seeds allow p >= 0.05 at best" in by["wild"].finding
 
 
+def test_a_failed_supernet_search_is_a_finding(tmp_path):
+    db = str(tmp_path / "race.db")
+    spec = plant_race(db, {"random": [[1.0, 0.9]], "darts": [[]]})
+    storage = Storage(db)
+    try:
+        row = storage.get_study(spec.study_name("darts", 0))
+        k = storage.add_trial(row, Proposal(job=print, kind="supernet"), 0)
+        storage.finish_trial(row, k, Result.failed("AttributeError: no attribute 'aux_weight'", 1.0, cpu_seconds=3.0))
+    finally:
+        storage.close()
+    darts = next(s for s in summarize(load_race(db)) if s.strategy == "darts")
+    assert darts.rank is None and darts.cpu == [3.0]
+    assert darts.finding.startswith("no completed trial")
+    assert "1 failed supernet trial (AttributeError: no attribute 'aux_weight')" in darts.finding
+
+
 def test_report_files_from_storage_alone(tmp_path):
     db, out = str(tmp_path / "race.db"), tmp_path / "report"
     plant_race(db, {"random": [[1.0, 0.8, 0.9], [1.1, 0.7, 0.95]], "darts": [[0.6, 0.65], [0.9, 0.5]]},

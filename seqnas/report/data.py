@@ -53,6 +53,11 @@ class Run:
         return sum(r.state is TrialState.FAILED for r in self.arch_trials)
 
     @property
+    def failed_jobs(self) -> list[TrialRecord]:
+        """One-shot trials (e.g. a supernet search) that failed: the run may have nothing to show for them."""
+        return [r for r in self.records if r.kind != "arch" and r.state is TrialState.FAILED]
+
+    @property
     def n_running(self) -> int:
         return sum(not r.state.finished for r in self.records)
 

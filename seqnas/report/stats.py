@@ -112,6 +112,7 @@ class StrategySummary:
     running: int  # trials left RUNNING by an interruption
     unfinished: int  # runs that have not reached their budget
     errors: list[str]
+    failed_jobs: list[str] = field(default_factory=list)  # "<kind>: <error>" of failed one-shot trials
     rank: int | None = None
     mean_rank: float | None = None
     p_vs_baseline: float | None = None  # one-sided: this strategy's best MSE < the baseline's
@@ -152,7 +153,7 @@ def summarize(data: RaceData, baseline: str = "random", alpha: float = ALPHA) ->
             cpu=[r.cpu_seconds for r in runs if r.records], trials=sum(r.n_trials for r in runs),
             failed=sum(r.n_failed for r in runs), running=sum(r.n_running for r in runs),
             unfinished=sum(not r.done for r in runs), errors=[r.error for r in runs if r.error],
-            darts=darts_summary(runs),
+            failed_jobs=[f"{j.kind}: {j.error}" for r in runs for j in r.failed_jobs], darts=darts_summary(runs),
         ))
     _rank(out, data)
     base = next((s for s in out if s.strategy == baseline), None)
@@ -224,6 +225,10 @@ def key_finding(s: StrategySummary, all_: list[StrategySummary], base: StrategyS
         parts.append(f"{'consistent' if cv < STABLE_CV else 'varies'} across seeds (CV {cv:.0%})")
     if s.failed:
         parts.append(f"{s.failed} failed trial{'s' if s.failed != 1 else ''}")
+    if s.failed_jobs:
+        kind, _, why = s.failed_jobs[0].partition(": ")
+        n = len(s.failed_jobs)
+        parts.append(f"{n} failed {kind} trial{'s' if n != 1 else ''} ({why[:120]})")
     if s.darts is not None:
         parts.append(s.darts.text())
     if s.unfinished:
