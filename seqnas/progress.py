@@ -5,11 +5,22 @@ from __future__ import annotations
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+_STDERR: Console | None = None
+
+
+def stderr_console() -> Console:
+    """The process's one rich console on stderr: bars started on it nest instead of fighting
+    (e.g. a supernet search's epoch bar inside the runner's trial bar)."""
+    global _STDERR
+    if _STDERR is None:
+        _STDERR = Console(stderr=True)
+    return _STDERR
+
 
 class RichProgress:
     def __init__(self, label: str = "search", console: Console | None = None) -> None:
         self.label = label
-        self.console = console or Console(stderr=True)
+        self.console = console or stderr_console()
         self._progress: Progress | None = None
         self._task = None
 

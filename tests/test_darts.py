@@ -212,6 +212,22 @@ def test_a_collapsing_search_is_detected_and_the_diagnostics_have_the_report_for
     json.dumps(d)  # stored as JSON with the trial
 
 
+def test_the_default_remedy_stops_at_the_onset_of_collapse_and_derives_from_before_it():
+    space = rnn_cell_space(nodes=3)
+    data = load_task(task_spec("sunspots"))
+    out = search_supernet(space, data, DartsConfig(epochs=14, batch_size=64, arch_lr=0.1), seed_everything(0))
+    d = out["darts"]
+    assert d["remedy"] == "darts+" and d["mixing"] == "softmax"
+    assert d["stop_reason"] == "collapse" and d["stopped_early"]
+    last = d["epochs"][-1]
+    assert d["collapse_detected_epoch"] == last < 14
+    assert d["param_free_share"][-1] >= d["collapse_threshold"]
+    assert d["derived_from_epoch"] == last - 1 and d["derivation_param_free_share"] == d["param_free_share"][-2]
+    assert d["collapsed"] is False
+    assert d["entropy"][:3] == pytest.approx([1.0, 1.0, 1.0])  # the warm-up trains only the weights
+    assert 0 <= d["derived_param_free_share"] <= 1
+
+
 # -- the strategy ------------------------------------------------------------------------------------------
 def _record(number, kind, state, metrics=None, arch=None, told=0):
     return TrialRecord(number=number, state=state, arch=arch, kind=kind, metrics=metrics or {}, told_before=told)
@@ -263,7 +279,7 @@ def test_supernet_job_is_deterministic_for_a_seed_and_charges_its_cpu_time(tiny_
     assert other.metrics["darts"]["supernet_val_loss"] != r1.metrics["darts"]["supernet_val_loss"]
 
 
-@pytest.mark.parametrize("order,remedy", [(2, "drnas"), (1, "gdas"), (2, "none")])
+@pytest.mark.parametrize("order,remedy", [(2, "drnas"), (1, "gdas"), (2, "none"), (1, "darts-"), (2, "darts+")])
 def test_second_order_and_every_remedy_run(tiny_cell, order, remedy):
     data = _toy_data(120, window=4, horizon=1)
     out = search_supernet(tiny_cell, data, DartsConfig(epochs=2, order=order, remedy=remedy, warmup=0, batch_size=32, top_k=3),

@@ -14,7 +14,7 @@ from seqnas.errors import ConfigError
 from seqnas.models.supernet import MIXINGS, SUPERNET_FAMILIES
 from seqnas.space.base import Arch, SearchSpace
 from seqnas.strategies.base import WAIT, Strategy
-from seqnas.strategies.darts_search import REMEDIES, DartsConfig
+from seqnas.strategies.darts_search import DEFAULT_REMEDY, REMEDIES, DartsConfig
 from seqnas.strategies.options import bool_option, choice_option, float_option, int_option
 from seqnas.trial import Proposal, Result, TrialRecord, TrialState
 
@@ -69,17 +69,20 @@ class DartsSearch(Strategy):
     validation MSE is measured like every other strategy's; ``--trials N`` evaluates the top
     N. When the list is used up (or the supernet failed) the strategy is exhausted.
 
-    Options: epochs, order (1 or 2), remedy (drnas (default), gdas, warmup, none), mixing,
-    warmup, kl, stop_patience, arch_lr, weight_lr, batch_size, xi, tau, top_k, progress,
-    fixed (values for the parameters the supernet does not relax, e.g. {"lr": 0.01}).
+    Options: epochs (20), order (1 or 2), remedy (darts+ (default), darts-, drnas, gdas, none; see
+    ``darts_search.REMEDIES``), and to override a remedy's parts: mixing (softmax, dirichlet,
+    gumbel), warmup, kl, stop_patience, stop_on_collapse, aux; arch_lr, weight_lr, batch_size,
+    xi, tau, top_k (length of the derived list), progress, fixed (values for the parameters the
+    supernet does not relax, e.g. {"lr": 0.01}).
     """
 
     name = "darts"
     requires_task = True
 
     def __init__(self, space: SearchSpace, *, seed: int = 0, objectives: Sequence[str] = ("val_mse",),
-                 epochs: int = 30, order: int = 1, remedy: str = "drnas", mixing: str | None = None,
-                 warmup: float | None = None, kl: float | None = None, stop_patience: int | None = None, aux: float | None = None,
+                 epochs: int = 20, order: int = 1, remedy: str = DEFAULT_REMEDY, mixing: str | None = None,
+                 warmup: float | None = None, kl: float | None = None, stop_patience: int | None = None,
+                 stop_on_collapse: bool | None = None, aux: float | None = None,
                  arch_lr: float = 0.05, weight_lr: float | None = None, batch_size: int | None = None,
                  xi: float | None = None, tau: float = 1.0, top_k: int = 50, progress: bool | None = None,
                  fixed: dict[str, Any] | None = None) -> None:
@@ -97,6 +100,7 @@ class DartsSearch(Strategy):
             warmup=None if warmup is None else float_option(n, "warmup", warmup, 0.0),
             kl=None if kl is None else float_option(n, "kl", kl, 0.0),
             stop_patience=None if stop_patience is None else int_option(n, "stop_patience", stop_patience, low=0),
+            stop_on_collapse=None if stop_on_collapse is None else bool_option(n, "stop_on_collapse", stop_on_collapse),
             aux=None if aux is None else float_option(n, "aux", aux, 0.0),
             arch_lr=float_option(n, "arch_lr", arch_lr, 0.0, low_open=True),
             weight_lr=None if weight_lr is None else float_option(n, "weight_lr", weight_lr, 0.0, low_open=True),

@@ -30,34 +30,39 @@ from seqnas.tasks.base import TaskData
 # What each remedy turns on. "none" is plain DARTS (Liu et al. 2019): softmax mixing, architecture
 # steps from the first batch, run to the last epoch.
 REMEDIES: dict[str, dict[str, Any]] = {
-    "none": {"mixing": "softmax", "warmup": 0.0, "kl": 0.0, "stop_patience": 0, "aux": 0.0},
+    "none": {"mixing": "softmax", "warmup": 0.0, "kl": 0.0, "stop_patience": 0, "stop_on_collapse": False, "aux": 0.0},
+    # DARTS+ (Liang et al. 2019) with a weights-only warm-up: softmax mixing as in DARTS, so the
+    # architecture gradient keeps its full signal, but (1) the first quarter of the epochs trains
+    # only the weights, so no option wins merely by being trained first, (2) the search stops
+    # once the derived architecture has not changed for `stop_patience` epochs, and (3) it stops
+    # when the collapse indicator fires, deriving from the epoch before it.
+    "darts+": {"mixing": "softmax", "warmup": 0.25, "kl": 0.0, "stop_patience": 5, "stop_on_collapse": True, "aux": 0.0},
     # DARTS- (Chu et al. 2021): an auxiliary skip around every node / layer whose weight decays
     # from 1 to 0 over the search, so the options that merely ease the supernet's optimisation
     # (identity, skipped layers) lose that edge; no indicator, no threshold, softmax mixing.
-    "darts-": {"mixing": "softmax", "warmup": 0.0, "kl": 0.0, "stop_patience": 0, "aux": 1.0},
+    "darts-": {"mixing": "softmax", "warmup": 0.0, "kl": 0.0, "stop_patience": 0, "stop_on_collapse": False, "aux": 1.0},
     # DrNAS (Chen et al. 2021): mixing weights sampled from Dirichlet(elu(alpha) + 1), a KL pull
     # toward the uniform prior; plus a weights-only warm-up and DARTS+-style early stopping
     # (Liang et al. 2019) once the derived architecture stops changing.
-    "drnas": {"mixing": "dirichlet", "warmup": 0.25, "kl": 1e-3, "stop_patience": 6, "aux": 0.0},
+    "drnas": {"mixing": "dirichlet", "warmup": 0.25, "kl": 1e-3, "stop_patience": 5, "stop_on_collapse": False, "aux": 0.0},
     # GDAS (Dong & Yang 2019): one hard Gumbel-softmax path per step (cheapest per step).
-    "gdas": {"mixing": "gumbel", "warmup": 0.25, "kl": 0.0, "stop_patience": 6, "aux": 0.0},
-    # Warm-up and early stopping alone, on plain softmax mixing.
-    "warmup": {"mixing": "softmax", "warmup": 0.25, "kl": 0.0, "stop_patience": 6, "aux": 0.0},
+    "gdas": {"mixing": "gumbel", "warmup": 0.25, "kl": 0.0, "stop_patience": 5, "stop_on_collapse": False, "aux": 0.0},
 }
-DEFAULT_REMEDY = "drnas"
+DEFAULT_REMEDY = "darts+"
 
 
 @dataclass(frozen=True)
 class DartsConfig:
     """Options of the one-shot search (``--option key=value``); None means "the remedy's / task's default"."""
 
-    epochs: int = 30
+    epochs: int = 20
     order: int = 1
     remedy: str = DEFAULT_REMEDY
     mixing: str | None = None
     warmup: float | None = None  # < 1: share of the epochs; >= 1: epochs of weights-only training
     kl: float | None = None
     stop_patience: int | None = None
+    stop_on_collapse: bool | None = None
     aux: float | None = None  # starting weight of the DARTS- auxiliary skip (decays linearly to 0)
     arch_lr: float = 0.05
     weight_lr: float | None = None
@@ -76,6 +81,7 @@ class DartsConfig:
         return replace(self, mixing=self.mixing or r["mixing"], warmup=r["warmup"] if self.warmup is None else self.warmup,
                        kl=r["kl"] if self.kl is None else self.kl,
                        stop_patience=r["stop_patience"] if self.stop_patience is None else self.stop_patience,
+                       stop_on_collapse=r["stop_on_collapse"] if self.stop_on_collapse is None else self.stop_on_collapse,
                        aux=r["aux"] if self.aux is None else self.aux)
 
     def warmup_epochs(self) -> int:
@@ -103,15 +109,27 @@ class Diagnostics:
     alphas: list[list[list[float]]] = field(default_factory=list)
     argmax_changed: list[bool] = field(default_factory=list)
     stopped_early: bool = False
+    stop_reason: str | None = None  # "stable" (the derived architecture stopped changing) or "collapse"
+    collapse_detected_epoch: int | None = None  # first epoch at which the indicator fired
+    derived_from_epoch: int | None = None  # the epoch whose architecture weights were derived from
+    derivation_param_free_share: float | None = None  # of the distribution derived from
+    derived_param_free_share: float | None = None  # of the top-1 derived architecture itself
 
     @property
     def collapse_threshold(self) -> float:
         # Collapse: the parameter-free share went more than half-way from uniform to everything.
         return self.uniform_share + (1.0 - self.uniform_share) / 2.0
 
+    def is_collapsed(self, share: float) -> bool:
+        return share >= self.collapse_threshold - 1e-12
+
     @property
     def collapsed(self) -> bool:
-        return bool(self.param_free_share) and self.param_free_share[-1] >= self.collapse_threshold - 1e-12
+        """Whether the architecture weights the derived architectures come from are collapsed."""
+        share = self.derivation_param_free_share
+        if share is None:
+            share = self.param_free_share[-1] if self.param_free_share else 0.0
+        return self.is_collapsed(share)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -119,7 +137,10 @@ class Diagnostics:
             "supernet_val_loss": self.supernet_val_loss, "supernet_train_loss": self.supernet_train_loss,
             "alphas": self.alphas, "op_names": self.op_names, "edge_names": self.edge_names,
             "collapsed": self.collapsed, "collapse_threshold": self.collapse_threshold, "remedy": self.remedy, "mixing": self.mixing,
-            "argmax_changed": self.argmax_changed, "stopped_early": self.stopped_early,
+            "argmax_changed": self.argmax_changed, "stopped_early": self.stopped_early, "stop_reason": self.stop_reason,
+            "collapse_detected_epoch": self.collapse_detected_epoch, "derived_from_epoch": self.derived_from_epoch,
+            "derivation_param_free_share": self.derivation_param_free_share,
+            "derived_param_free_share": self.derived_param_free_share,
         }
 
 
@@ -160,23 +181,33 @@ def _preferred(family: str | None) -> dict[str, Any]:
 
 
 class _Bar:
-    """A rich progress bar on stderr for the epochs of the search (silently absent when it cannot show)."""
+    """A rich progress bar on stderr for the epochs of the search.
+
+    By default it shows only when stderr is a terminal and the search runs in the main
+    process, where it nests inside the runner's trial bar (same console); a worker process
+    drawing on the terminal would tear the parent's bar apart, so there it shows only when
+    asked (``progress=true``).
+    """
 
     def __init__(self, show: bool | None, total: int) -> None:
+        import multiprocessing
+
         self.progress: Any = None
         if show is None:
-            show = sys.stderr.isatty()
+            show = sys.stderr.isatty() and multiprocessing.parent_process() is None
         if not show:
             return
         try:
-            from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-            self.progress = Progress(TextColumn("supernet"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-                                     TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+            from seqnas.progress import stderr_console
+
+            self.progress = Progress(TextColumn("supernet epoch"), BarColumn(), MofNCompleteColumn(),
+                                     TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=stderr_console(),
+                                     transient=True)
             self.progress.start()
             self.task = self.progress.add_task("supernet", total=total, info="")
-        except Exception:  # noqa: BLE001 - e.g. another live display in this process: go without
+        except Exception:  # noqa: BLE001 - a bar is a nicety: go without rather than fail the search
             self.progress = None
 
     def update(self, epoch: int, info: str) -> None:
@@ -279,14 +310,16 @@ def search_supernet(space: SearchSpace, data: TaskData, config: DartsConfig, gen
         return top[0][0] if top else None
 
     edge_names, op_names, _ = net.edges(net.uniform_probs())
-    diag = Diagnostics(op_names=op_names, edge_names=edge_names, remedy="none" if cfg.remedy == "none" else _remedy_label(cfg),
+    diag = Diagnostics(op_names=op_names, edge_names=edge_names, remedy=_remedy_label(cfg),
                        mixing=mixing,
                        uniform_share=net.param_free_share(net.uniform_probs()))
     bar = _Bar(cfg.progress, cfg.epochs)
     steps_per_epoch = math.ceil(len(Xtr) / batch)
     total_steps = cfg.epochs * steps_per_epoch
     aux0 = float(cfg.aux or 0.0)
-    last_arch, stable = argmax_arch(probs()), 0
+    prev_ps = probs()
+    last_arch, stable = argmax_arch(prev_ps), 0
+    final, final_epoch = prev_ps, 0
     try:
         for epoch in range(1, cfg.epochs + 1):
             perm = torch.randperm(len(Xtr), generator=gen)
@@ -331,14 +364,25 @@ def search_supernet(space: SearchSpace, data: TaskData, config: DartsConfig, gen
             diag.alphas.append(net.edges(ps)[2])
             diag.argmax_changed.append(bool(changed))
             bar.update(epoch, f"val {val:.4g} entropy {diag.entropy[-1]:.2f} param-free {diag.param_free_share[-1]:.2f}")
+            if diag.is_collapsed(diag.param_free_share[-1]) and diag.collapse_detected_epoch is None:
+                diag.collapse_detected_epoch = epoch
+                if cfg.stop_on_collapse:
+                    # DARTS+: stop at the onset and keep the last architecture weights before it.
+                    diag.stopped_early, diag.stop_reason = True, "collapse"
+                    break
+            final, final_epoch = ps, epoch
             if cfg.stop_patience and epoch > warmup and stable >= cfg.stop_patience:
-                diag.stopped_early = epoch < cfg.epochs
+                diag.stopped_early, diag.stop_reason = epoch < cfg.epochs, "stable" if epoch < cfg.epochs else None
                 break
+            prev_ps = ps
     finally:
         bar.close()
-    final = probs()
+    diag.derived_from_epoch = final_epoch
+    diag.derivation_param_free_share = net.param_free_share(final)
     accept = _param_limit(space.family, data, max_params)
     ranked = top_architectures(space, net.choices, final, fixed, max(1, cfg.top_k), accept=accept)
+    if ranked:
+        diag.derived_param_free_share = net.param_free_share(_one_hot(net, ranked[0][0]))
     return {
         "derived": [a.to_dict() for a, _ in ranked],
         "derived_logp": [float(s) for _, s in ranked],
@@ -351,12 +395,30 @@ def search_supernet(space: SearchSpace, data: TaskData, config: DartsConfig, gen
 
 
 def _remedy_label(cfg: DartsConfig) -> str:
+    """The remedy's name, with what was added to it or taken out of it by options."""
+    r = REMEDIES[cfg.remedy]
     parts = [cfg.remedy]
-    if cfg.warmup_epochs() > 0 and cfg.remedy != "warmup":
-        parts.append("warmup")
-    if cfg.stop_patience:
-        parts.append("early-stop")
-    return "+".join(parts)
+    if cfg.mixing != r["mixing"]:
+        parts.append(f"mixing={cfg.mixing}")
+    for key, label in (("warmup", "warmup"), ("stop_patience", "stop_patience"), ("stop_on_collapse", "stop_on_collapse"),
+                       ("aux", "aux"), ("kl", "kl")):
+        if getattr(cfg, key) != r[key]:
+            parts.append(f"{label}={getattr(cfg, key)}")
+    return " ".join(parts)
+
+
+def _one_hot(net: Supernet, arch: Arch) -> list[np.ndarray]:
+    """The architecture as per-choice probabilities (uniform for a choice it does not use)."""
+    out = []
+    for c in net.choices:
+        hit = [i for i in range(len(c.options)) if all(arch.get(p) == v for p, v in c.assignment(i).items())]
+        p = np.zeros(len(c.options))
+        if hit:
+            p[hit[0]] = 1.0
+        else:
+            p[:] = 1.0 / len(c.options)
+        out.append(p)
+    return out
 
 
 def _param_limit(family: str | None, data: TaskData, max_params: int | None) -> Callable[[Arch], bool] | None:
