@@ -35,6 +35,16 @@ def test_bad_options_are_config_errors():
                               ({"targets": [1, 2]}, "targets"), ({"entropy_weight": -1}, "entropy_weight")):
         with pytest.raises(ConfigError, match=fragment):
             make_strategy("rl", SPACE, options=options)
+    with pytest.raises(ConfigError, match="needs a target"):
+        make_strategy("rl", SPACE, objectives=("val_mse", "params"), options={"reward_mode": "hard"})
+
+
+def test_building_the_controller_leaves_torch_global_generator_alone():
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    ReinforceSearch(SPACE, seed=0, objectives=("value",))
+    assert torch.equal(torch.rand(3), expected)
 
 
 def test_decisions_follow_conditions_and_cover_ints_and_floats():

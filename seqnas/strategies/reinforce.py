@@ -155,10 +155,13 @@ class ReinforceSearch(Strategy):
             default_mode, default_weight = "soft", 0.07
         self.reward_mode = choice_option(n, "reward_mode", default_mode if reward_mode is None else reward_mode, ("soft", "hard"))
         self.reward_weight = float_option(n, "reward_weight", default_weight if reward_weight is None else reward_weight, 0.0)
+        if self.reward_mode == "hard" and not self.targets and self.costs:
+            raise ConfigError("strategy 'rl': reward_mode=hard needs a target: target_params, target_latency_ms or targets")
 
         self.decisions = [_Decision(p, self.bins) for p in space.params]
         gen = torch.Generator().manual_seed(int(np.random.default_rng([self.seed, 0xC0]).integers(2**62)))
-        self.controller = Controller([d.n for d in self.decisions], self.hidden_size, tanh_constant)
+        with torch.random.fork_rng(devices=[]):  # the modules' default init must not move torch's global generator
+            self.controller = Controller([d.n for d in self.decisions], self.hidden_size, tanh_constant)
         with torch.no_grad():
             for w in self.controller.parameters():  # ENAS: uniform(-0.1, 0.1), a near-uniform first policy
                 w.copy_(torch.rand(w.shape, generator=gen) * 0.2 - 0.1)
