@@ -52,6 +52,27 @@ def _finish_axes(ax: Any, values: list[float]) -> None:
     ax.legend(fontsize=8)
 
 
+def _focus(ax: Any, curves: list[tuple[np.ndarray, np.ndarray, np.ndarray]], share: float = 0.15) -> None:
+    """Best-so-far curves start high and settle: show the settled part, where strategies differ.
+
+    The top is the highest median curve once ``share`` of the x-range has passed (earlier, higher
+    values run off the top of the axes); the bottom is the lowest lower quartile.
+    """
+    xs = [x for x, _, _ in curves if len(x)]
+    if not xs:
+        return
+    lo_x = min(float(x[0]) for x in xs)
+    hi_x = max(float(x[-1]) for x in xs)
+    at = lo_x + share * (hi_x - lo_x)
+    tops = [float(np.nanmax(m[x >= at])) for x, m, _ in curves if np.any(x >= at) and np.any(np.isfinite(m[x >= at]))]
+    bottoms = [float(np.nanmin(np.where(np.isnan(lo), m, lo))) for _, m, lo in curves if np.any(np.isfinite(m))]
+    if tops and bottoms:
+        top, bottom = max(tops), min(bottoms)
+        if ax.get_yscale() == "linear" and top > bottom:
+            pad = 0.08 * (top - bottom)
+            ax.set_ylim(bottom - pad, top + 2 * pad)
+
+
 def _trial_matrix(runs: list[Run]) -> np.ndarray:
     """Best-so-far per run (rows) after trial 1..L (columns); a run that ended keeps its last value."""
     curves = [r.curve()[2] for r in runs]
@@ -70,6 +91,7 @@ def plot_best_vs_trials(data: RaceData, path: Path, colors: dict[str, Any]) -> s
     fig = Figure(figsize=(7, 4.5))
     ax = fig.add_subplot()
     drawn: list[float] = []
+    shown: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for s in data.strategies:
         M = _trial_matrix(data.runs_of(s))
         if M.size == 0:
@@ -79,12 +101,14 @@ def plot_best_vs_trials(data: RaceData, path: Path, colors: dict[str, Any]) -> s
         ax.plot(x[ok], med[ok], color=colors[s], label=f"{s} (n={len(M)})", drawstyle="steps-post")
         ax.fill_between(x[ok], lo[ok], hi[ok], color=colors[s], alpha=0.2, step="post")
         drawn.extend(med[ok].tolist())
+        shown.append((x[ok].astype(float), med[ok], lo[ok]))
     if not drawn:
         return None
     ax.set_xlabel("architecture trials")
     ax.set_ylabel("best validation MSE so far")
     ax.set_title("Best-so-far validation MSE vs trials (median, IQR over seeds)")
     _finish_axes(ax, drawn)
+    _focus(ax, shown)
     return _save(fig, path)
 
 
@@ -97,6 +121,7 @@ def plot_best_vs_cpu(data: RaceData, path: Path, colors: dict[str, Any], points:
     fig = Figure(figsize=(7, 4.5))
     ax = fig.add_subplot()
     drawn: list[float] = []
+    shown: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for s, cs in curves.items():
         if not cs:
             continue
@@ -110,12 +135,14 @@ def plot_best_vs_cpu(data: RaceData, path: Path, colors: dict[str, Any], points:
         ax.plot(grid[ok], med[ok], color=colors[s], label=f"{s} (n={len(cs)})")
         ax.fill_between(grid[ok], lo[ok], hi[ok], color=colors[s], alpha=0.2)
         drawn.extend(med[ok].tolist())
+        shown.append((grid[ok], med[ok], lo[ok]))
     if not drawn:
         return None
     ax.set_xlabel("CPU-seconds of evaluation (one-shot supernet searches included)")
     ax.set_ylabel("best validation MSE so far")
     ax.set_title("Best-so-far validation MSE vs CPU-seconds (median, IQR over seeds)")
     _finish_axes(ax, drawn)
+    _focus(ax, shown)
     return _save(fig, path)
 
 

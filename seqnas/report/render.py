@@ -34,7 +34,9 @@ METHOD_NOTES = [
 
 def _fmt(v: Any, digits: int = 4) -> str:
     if isinstance(v, float):
-        return "-" if not math.isfinite(v) else f"{v:.{digits}g}"
+        if not math.isfinite(v):
+            return "-"
+        return str(int(v)) if v.is_integer() and abs(v) < 1e15 else f"{v:.{digits}g}"  # counts stay counts
     return "-" if v is None else str(v)
 
 

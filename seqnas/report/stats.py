@@ -210,13 +210,18 @@ def key_finding(s: StrategySummary, all_: list[StrategySummary], base: StrategyS
         parts.append("the baseline")
     elif base is not None and s.p_vs_baseline is not None:
         n1, n2 = len(s.best_vals), len(base.best_vals)
-        if s.verdict == "better":
-            parts.append(f"beats {base.strategy} search (one-sided Mann-Whitney p={s.p_vs_baseline:.2g}, {n1} vs {n2} seeds)")
-        elif s.verdict == "worse":
-            parts.append(f"worse than {base.strategy} search (one-sided Mann-Whitney p={s.p_worse:.2g}, {n1} vs {n2} seeds)")
+        floor = smallest_p(n1, n2)
+        if s.verdict in ("better", "worse"):
+            p = s.p_vs_baseline if s.verdict == "better" else s.p_worse
+            txt = f"beats {base.strategy} search" if s.verdict == "better" else f"worse than {base.strategy} search"
+            if p is not None and math.isclose(p, floor):
+                # The exact test's floor: every seed of one is better than every seed of the other.
+                parts.append(f"{txt} (one-sided Mann-Whitney p={p:.2g}, the smallest possible with {n1} vs {n2} seeds: "
+                             f"{'every' if s.verdict == 'better' else 'no'} seed below every {base.strategy} seed)")
+            else:
+                parts.append(f"{txt} (one-sided Mann-Whitney p={p:.2g}, {n1} vs {n2} seeds)")
         else:
             txt = f"no significant difference from {base.strategy} search (p={s.p_vs_baseline:.2g}"
-            floor = smallest_p(n1, n2)
             if floor > alpha / 5:
                 txt += f"; {n1} vs {n2} seeds allow p >= {floor:.2g} at best"
             parts.append(txt + ")")
