@@ -18,7 +18,7 @@ from seqnas.progress import RichProgress
 from seqnas.runner import NoProgress, Runner
 from seqnas.space import Arch, SearchSpace, get_space
 from seqnas.storage import Storage, StudyRow
-from seqnas.strategies import make_strategy
+from seqnas.strategies import default_trials, make_strategy
 from seqnas.study import Budget, StudySettings, make_evaluator, open_study
 from seqnas.tasks import load_task, task_spec
 from seqnas.trial import TrialRecord, TrialState
@@ -183,7 +183,7 @@ def search(
         load_task(spec)  # a bad CSV is reported now, before any study is written
     train_budget = train if isinstance(train, TrainBudget) else TrainBudget(**(train or {}))
     if trials is None and seconds is None and cpu_seconds is None:
-        trials = 30
+        trials = default_trials(strategy)
     settings = StudySettings(seed=seed, objectives=names, budget=Budget(trials, seconds, cpu_seconds), task=spec,
                              train=train_budget, max_params=max_params)
     evaluator = make_evaluator(sp, settings, objective)

@@ -122,9 +122,7 @@ def _workers(args: argparse.Namespace) -> int | None:
 def cmd_search(args: argparse.Namespace) -> int:
     from seqnas.api import search
 
-    trials = args.trials
-    if trials is None and args.seconds is None and args.cpu_seconds is None:
-        trials = 30
+    trials = args.trials  # None with no budget at all: the strategy's default (api.search)
     result = search(
         args.space, task=args.task, csv=args.csv, target=args.target, features=_csv_list(args.features),
         time_column=args.time_column, window=args.window, horizon=args.horizon, strategy=args.strategy,
@@ -194,7 +192,7 @@ def _add_search(p: argparse.ArgumentParser) -> None:
     p.add_argument("--space", default="rnn-macro", help="built-in space (rnn-macro) or a .yaml/.json space file")
     p.add_argument("--strategy", default="random", help="search strategy (random, grid, ...)")
     p.add_argument("--option", action="append", metavar="KEY=VALUE", help="strategy option (repeatable)")
-    g = p.add_argument_group("budget (the first reached ends the study; default --trials 30)")
+    g = p.add_argument_group("budget (the first reached ends the study; default --trials 30, darts: 1)")
     g.add_argument("--trials", type=_positive_int("--trials"))
     g.add_argument("--seconds", type=_positive_float("--seconds"), help="wall-clock seconds")
     g.add_argument("--cpu-seconds", type=_positive_float("--cpu-seconds"), help="CPU-seconds of evaluation")

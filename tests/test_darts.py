@@ -298,6 +298,11 @@ def test_api_search_runs_the_supernet_then_trains_the_derived_architectures(db, 
     assert [dict(t.arch) for t in r.records[1:]] == sup.metrics["derived"][:2]
     assert r.best_value == min(t.values["val_mse"] for t in r.records[1:])
     assert sup.metrics["cpu_seconds"] > 0.05
+    # With no budget at all, darts runs the supernet and trains its top-1 architecture.
+    default = seqnas.search(tiny_macro, task="sunspots", strategy="darts", strategy_options=dict(FAST), seed=0,
+                            train=TINY_TRAIN, study="default", db=db)
+    assert [t.kind for t in default.records] == ["supernet", "arch"]
+    assert default.settings.budget.trials == 1
     # CPU-seconds budgets see the supernet: a budget below its cost leaves no derived trial.
     small = seqnas.search(tiny_macro, task="sunspots", strategy="darts", strategy_options=dict(FAST),
                           cpu_seconds=0.05, seed=0, train=TINY_TRAIN, study="cpu", db=db)

@@ -26,6 +26,11 @@ def register_strategy(cls: type[Strategy]) -> type[Strategy]:
     return cls
 
 
+def default_trials(name: str) -> int:
+    """The --trials budget when no budget is given: 30, or the strategy's own (darts: 1 derived architecture)."""
+    return int(getattr(STRATEGIES.get(name), "default_trials", 30))
+
+
 def make_strategy(name: str, space: SearchSpace, *, seed: int = 0, objectives: Sequence[str] = ("val_mse",),
                   options: dict[str, Any] | None = None) -> Strategy:
     if name not in STRATEGIES:
@@ -36,4 +41,4 @@ def make_strategy(name: str, space: SearchSpace, *, seed: int = 0, objectives: S
         raise ConfigError(f"bad option for strategy {name!r}: {e}") from None
 
 
-__all__ = ["STRATEGIES", "Strategy", "make_strategy", "register_strategy"]
+__all__ = ["STRATEGIES", "Strategy", "default_trials", "make_strategy", "register_strategy"]

@@ -78,6 +78,7 @@ class DartsSearch(Strategy):
 
     name = "darts"
     requires_task = True
+    default_trials = 1  # with no budget given: the supernet search and its top-1 architecture
 
     def __init__(self, space: SearchSpace, *, seed: int = 0, objectives: Sequence[str] = ("val_mse",),
                  epochs: int = 20, order: int = 1, remedy: str = DEFAULT_REMEDY, mixing: str | None = None,
