@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -47,6 +47,7 @@ class _SharedCell(nn.Module):
         self.rows = {w: torch.cat([torch.arange(k * widest, k * widest + w) for k in range(g)]) for w in widths}
 
     def forward(self, x: torch.Tensor, width: int) -> torch.Tensor:
+        params: list[torch.Tensor]
         if width == self.widest:
             params = [self.w_ih, self.w_hh, self.b_ih, self.b_hh]
         else:
@@ -90,25 +91,26 @@ class MacroSupernet(Supernet):
         # a layer whose parameter is not in the space repeats the layer above (as the model does).
         self.cell_src: list[int | None] = []
         self.width_src: list[int | None] = []
-        self.cells: list[list[str]] = []
-        self.widths: list[list[int]] = []
+        options: dict[str, list[list[Any]]] = {"cell": [], "hidden": []}
         for layer in range(1, max_depth + 1):
-            for kind, src, opts_list in (("cell", self.cell_src, self.cells), ("hidden", self.width_src, self.widths)):
-                name = f"{kind}{layer}"
+            for kind, src in (("cell", self.cell_src), ("hidden", self.width_src)):
+                name, opts_list = f"{kind}{layer}", options[kind]
                 if name in names:
                     p = self._categorical(space, name)
-                    values = [str(v) for v in p.choices] if kind == "cell" else [int(v) for v in p.choices]
-                    labels = tuple(values) if kind == "cell" else tuple(f"h{v}" for v in values)
+                    values: list[Any] = [str(v) for v in p.choices] if kind == "cell" else [int(v) for v in p.choices]
+                    labels = tuple(str(v) if kind == "cell" else f"h{v}" for v in values)
                     choices.append(Choice(name, (name,), tuple((v,) for v in p.choices), labels, tuple(False for _ in values)))
                     src.append(len(choices) - 1)
-                    opts_list.append(values)  # type: ignore[arg-type]
+                    opts_list.append(values)
                 elif layer > 1:
                     src.append(src[-1])
                     opts_list.append(opts_list[-1])
                 else:
                     default = fixed.get(name, DEFAULTS[name])
                     src.append(None)
-                    opts_list.append([str(default)] if kind == "cell" else [int(default)])  # type: ignore[list-item]
+                    opts_list.append([str(default)] if kind == "cell" else [int(default)])
+        self.cells: list[list[str]] = options["cell"]
+        self.widths: list[list[int]] = options["hidden"]
         for cells in self.cells:
             unknown = sorted(set(cells) - set(GATES))
             if unknown:
@@ -145,7 +147,7 @@ class MacroSupernet(Supernet):
             wc = self._weights(weights, self.cell_src[layer - 1])
             ww = self._weights(weights, self.width_src[layer - 1])
             cells, widths = self.cells[layer - 1], self.widths[layer - 1]
-            mod = self.layers[layer - 1]
+            mod = cast(nn.ModuleDict, self.layers[layer - 1])
             out: torch.Tensor | int = 0
             for ci, cell in enumerate(cells):
                 if float(wc[ci].detach()) == 0.0:

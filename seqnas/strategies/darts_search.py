@@ -245,7 +245,7 @@ def _second_order_arch_grads(net: Supernet, mix: Callable[[], list[torch.Tensor]
     grads = torch.autograd.grad(val_loss, alphas + weights, retain_graph=True, allow_unused=True)
     d_alpha = [g if g is not None else torch.zeros_like(a) for g, a in zip(grads[: len(alphas)], alphas)]
     d_w = [g if g is not None else torch.zeros_like(p) for g, p in zip(grads[len(alphas):], weights)]
-    norm = torch.sqrt(sum((g * g).sum() for g in d_w))
+    norm = torch.sqrt(torch.stack([(g * g).sum() for g in d_w]).sum())
     eps = 0.01 / (float(norm) + 1e-12)
 
     def train_grad(sign: float) -> list[torch.Tensor]:
