@@ -260,6 +260,7 @@ def test_darts_refuses_spaces_and_studies_it_cannot_search(tiny_cell):
     with pytest.raises(ConfigError, match="cannot search an objective"):
         seqnas.search(tiny_cell, objective=lambda a: 1.0, strategy="darts", trials=1)
     for bad, msg in (({"order": 3}, "order"), ({"remedy": "magic"}, "remedy"), ({"epochs": 0}, "epochs"),
+                     ({"weight_paths": "some"}, "weight_paths"),
                      ({"fixed": {"nope": 1}}, "unknown parameter"), ({"fixed": {"hidden": 5}}, "fixed")):
         with pytest.raises(ConfigError, match=msg):
             s = make_strategy("darts", tiny_cell, options=bad)
@@ -279,11 +280,12 @@ def test_supernet_job_is_deterministic_for_a_seed_and_charges_its_cpu_time(tiny_
     assert other.metrics["darts"]["supernet_val_loss"] != r1.metrics["darts"]["supernet_val_loss"]
 
 
-@pytest.mark.parametrize("order,remedy", [(2, "drnas"), (1, "gdas"), (2, "none"), (1, "darts-"), (2, "darts+")])
-def test_second_order_and_every_remedy_run(tiny_cell, order, remedy):
+@pytest.mark.parametrize("order,remedy,paths", [(2, "drnas", "mixture"), (1, "gdas", "mixture"), (2, "none", "sampled"),
+                                               (1, "darts-", "mixture"), (2, "darts+", "mixture"), (1, "darts+", "sampled")])
+def test_second_order_and_every_remedy_run(tiny_cell, order, remedy, paths):
     data = _toy_data(120, window=4, horizon=1)
-    out = search_supernet(tiny_cell, data, DartsConfig(epochs=2, order=order, remedy=remedy, warmup=0, batch_size=32, top_k=3),
-                          seed_everything(0))
+    cfg = DartsConfig(epochs=2, order=order, remedy=remedy, warmup=0, batch_size=32, top_k=3, weight_paths=paths)
+    out = search_supernet(tiny_cell, data, cfg, seed_everything(0))
     assert len(out["derived"]) == 3
     assert all(math.isfinite(v) for v in out["darts"]["supernet_val_loss"])
     assert out["darts"]["alphas"][-1] != out["darts"]["alphas"][0]  # the architecture moved

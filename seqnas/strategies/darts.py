@@ -71,9 +71,11 @@ class DartsSearch(Strategy):
 
     Options: epochs (20), order (1 or 2), remedy (darts+ (default), darts-, drnas, gdas, none; see
     ``darts_search.REMEDIES``), and to override a remedy's parts: mixing (softmax, dirichlet,
-    gumbel), warmup, kl, stop_patience, stop_on_collapse, aux; arch_lr, weight_lr, batch_size,
-    xi, tau, top_k (length of the derived list), progress, fixed (values for the parameters the
-    supernet does not relax, e.g. {"lr": 0.01}).
+    gumbel), warmup, kl, stop_patience, stop_on_collapse, aux; weight_paths (mixture, or
+    sampled: each weight step trains one architecture drawn from the current distribution, at
+    the cost of one discrete network); arch_lr, weight_lr, batch_size, xi, tau, top_k (length of
+    the derived list), progress, fixed (values for the parameters the supernet does not relax,
+    e.g. {"lr": 0.01}).
     """
 
     name = "darts"
@@ -83,7 +85,7 @@ class DartsSearch(Strategy):
     def __init__(self, space: SearchSpace, *, seed: int = 0, objectives: Sequence[str] = ("val_mse",),
                  epochs: int = 20, order: int = 1, remedy: str = DEFAULT_REMEDY, mixing: str | None = None,
                  warmup: float | None = None, kl: float | None = None, stop_patience: int | None = None,
-                 stop_on_collapse: bool | None = None, aux: float | None = None,
+                 stop_on_collapse: bool | None = None, aux: float | None = None, weight_paths: str = "mixture",
                  arch_lr: float = 0.05, weight_lr: float | None = None, batch_size: int | None = None,
                  xi: float | None = None, tau: float = 1.0, top_k: int = 50, progress: bool | None = None,
                  fixed: dict[str, Any] | None = None) -> None:
@@ -103,6 +105,7 @@ class DartsSearch(Strategy):
             stop_patience=None if stop_patience is None else int_option(n, "stop_patience", stop_patience, low=0),
             stop_on_collapse=None if stop_on_collapse is None else bool_option(n, "stop_on_collapse", stop_on_collapse),
             aux=None if aux is None else float_option(n, "aux", aux, 0.0),
+            weight_paths=choice_option(n, "weight_paths", weight_paths, ["mixture", "sampled"]),
             arch_lr=float_option(n, "arch_lr", arch_lr, 0.0, low_open=True),
             weight_lr=None if weight_lr is None else float_option(n, "weight_lr", weight_lr, 0.0, low_open=True),
             batch_size=None if batch_size is None else int_option(n, "batch_size", batch_size, low=1),

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from seqnas.errors import ConfigError, SpaceError
@@ -64,6 +65,7 @@ class DartsConfig:
     stop_patience: int | None = None
     stop_on_collapse: bool | None = None
     aux: float | None = None  # starting weight of the DARTS- auxiliary skip (decays linearly to 0)
+    weight_paths: str = "mixture"  # weight steps on the mixture, or on one sampled architecture ("sampled")
     arch_lr: float = 0.05
     weight_lr: float | None = None
     batch_size: int | None = None
@@ -340,7 +342,15 @@ def search_supernet(space: SearchSpace, data: TaskData, config: DartsConfig, gen
                     a_opt.step()
                 w_opt.zero_grad()
                 # Detached mixing weights: the weight step must not move (or differentiate) the architecture.
-                loss = _mse(net(Xtr[idx], [w.detach() for w in mix()]), ytr[idx])
+                if cfg.weight_paths == "sampled":
+                    # One architecture drawn from the current distribution per weight step (SPOS-like):
+                    # the shared weights learn to work in discrete cells, not only in the mixture.
+                    with torch.no_grad():
+                        drawn = [F.one_hot(torch.multinomial(p, 1, generator=gen)[0], len(p)).to(p.dtype)
+                                 for p in expected_weights(alphas, mixing)]
+                    loss = _mse(net(Xtr[idx], drawn), ytr[idx])
+                else:
+                    loss = _mse(net(Xtr[idx], [w.detach() for w in mix()]), ytr[idx])
                 if not torch.isfinite(loss):
                     raise FloatingPointError(f"supernet training loss became {float(loss)} in epoch {epoch}")
                 loss.backward()
