@@ -32,6 +32,16 @@ METHOD_NOTES = [
 ]
 
 
+CPU_BUDGET_NOTE = ("**A CPU-seconds budget** depends on the machine: a faster or less busy CPU evaluates more "
+                   "architectures in the same CPU-seconds, so another run's numbers differ; a `--trials` budget gives "
+                   "numbers that repeat exactly on the same machine.")
+
+
+def method_notes(data: RaceData) -> list[str]:
+    s = data.settings
+    return METHOD_NOTES + ([CPU_BUDGET_NOTE] if s is not None and s.budget.cpu_seconds is not None else [])
+
+
 def _fmt(v: Any, digits: int = 4) -> str:
     if isinstance(v, float):
         if not math.isfinite(v):
@@ -94,7 +104,7 @@ def render_markdown(data: RaceData, table: pd.DataFrame, figures: dict[str, str]
     lines = [f"# seqnas strategy race: {data.name}", ""]
     lines += [f"- **{k}**: {v}" for k, v in settings_lines(data)]
     lines += ["", "## Results", "", markdown_table(table), ""]
-    lines += [f"- {n}" for n in METHOD_NOTES]
+    lines += [f"- {n}" for n in method_notes(data)]
     best = _overall_best(data)
     if best is not None:
         run, rec = best
@@ -156,7 +166,9 @@ def _html_table(df: pd.DataFrame, cols: list[str]) -> str:
 def _md_inline(text: str) -> str:
     """The bold markers of the method notes, as HTML (everything else escaped)."""
     parts = html.escape(text).split("**")
-    return "".join(f"<strong>{p}</strong>" if i % 2 else p for i, p in enumerate(parts))
+    bold = "".join(f"<strong>{p}</strong>" if i % 2 else p for i, p in enumerate(parts))
+    ticks = bold.split("`")
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(ticks))
 
 
 def render_html(data: RaceData, table: pd.DataFrame, figures: dict[str, str]) -> str:
@@ -167,7 +179,7 @@ def render_html(data: RaceData, table: pd.DataFrame, figures: dict[str, str]) ->
            f"<h1>seqnas strategy race: {e(data.name)}</h1>", "<dl>"]
     out += [f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in settings_lines(data)]
     out += ["</dl>", "<h2>Results</h2>", _html_table(table, DISPLAY_COLUMNS), "<ul>"]
-    out += [f"<li>{_md_inline(n)}</li>" for n in METHOD_NOTES]
+    out += [f"<li>{_md_inline(n)}</li>" for n in method_notes(data)]
     out.append("</ul>")
     best = _overall_best(data)
     if best is not None:
