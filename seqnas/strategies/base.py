@@ -41,8 +41,8 @@ class Strategy:
     """
 
     name = "base"
-    multi_objective = False
-    max_duplicate_retries = 50  # True when the strategy uses several objectives itself
+    multi_objective = False  # True when the strategy uses several objectives itself
+    max_duplicate_retries = 50  # _propose attempts per ask before the strategy counts as exhausted
 
     def __init__(self, space: SearchSpace, *, seed: int = 0, objectives: Sequence[str] = ("val_mse",)) -> None:
         self.space = space
