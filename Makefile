@@ -11,11 +11,11 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $@
 
-# The main job: race every registered strategy on sunspots / rnn-macro, 3 seeds, 60 CPU-seconds of
-# evaluation per run (about 10 minutes on 2 cores); prints the table, writes report/report.html.
-# darts spends about 40 of its 60 CPU-seconds on 8 supernet epochs (its default 30 would not fit).
+# The main job: race every registered strategy on sunspots / rnn-macro, 3 seeds, 50 CPU-seconds of
+# evaluation per run (about 8 minutes on 2 free cores); prints the table, writes report/report.html.
+# darts spends about 25 of its 50 CPU-seconds on 6 supernet epochs (its default 20 would not fit).
 # Run again, it keeps what is finished (an interrupted race resumes); `rm -rf report` starts over.
-RACE_BUDGET ?= --cpu-seconds 60 --seeds 3 --max-epochs 30 --patience 5 --option darts.epochs=8
+RACE_BUDGET ?= --cpu-seconds 50 --seeds 3 --max-epochs 30 --patience 5 --option darts.epochs=6
 run: $(BIN)/.installed
 	$(BIN)/seqnas compare --task sunspots --space rnn-macro --strategies all $(RACE_BUDGET) --out report
 
