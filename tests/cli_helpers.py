@@ -5,24 +5,11 @@ from __future__ import annotations
 import os
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-SEQNAS = [sys.executable, "-m", "seqnas.cli"]
-
-TINY_SPACE_YAML = """\
-family: rnn-macro
-params:
-  - {name: depth, type: categorical, choices: [1, 2]}
-  - {name: cell1, type: categorical, choices: [rnn_tanh, gru, lstm]}
-  - {name: hidden1, type: categorical, choices: [4, 8]}
-  - {name: cell2, type: categorical, choices: [rnn_tanh, gru], condition: {parent: depth, values: [2]}}
-  - {name: hidden2, type: categorical, choices: [4, 8], condition: {parent: depth, values: [2]}}
-  - {name: lr, type: categorical, choices: [0.003, 0.01]}
-"""  # 60 architectures, each trains in a fraction of a second
+from tests.conftest import ROOT, SEQNAS, TINY_SPACE_YAML  # noqa: F401 - re-exported for the CLI tests
 
 # Training flags that keep a CLI trial to a fraction of a second, and the task they run on.
 FAST_TRAIN = ["--max-epochs", "2", "--patience", "1", "--batch-size", "64"]

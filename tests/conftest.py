@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from seqnas.evaluation import TrainBudget
 from seqnas.space import space_from_dict
@@ -18,21 +19,25 @@ SEQNAS = [sys.executable, "-m", "seqnas.cli"]
 TINY_TRAIN = TrainBudget(max_epochs=3, patience=2, batch_size=64)
 TINY_TRAIN_ARGS = ["--max-epochs", "3", "--patience", "2", "--batch-size", "64"]
 
+# The one tiny rnn-macro-family space of the suite: 60 architectures, each trains in a fraction of a second.
+TINY_MACRO = {
+    "family": "rnn-macro",
+    "params": [
+        {"name": "depth", "type": "categorical", "choices": [1, 2]},
+        {"name": "cell1", "type": "categorical", "choices": ["rnn_tanh", "gru", "lstm"]},
+        {"name": "hidden1", "type": "categorical", "choices": [4, 8]},
+        {"name": "cell2", "type": "categorical", "choices": ["rnn_tanh", "gru"], "condition": {"parent": "depth", "values": [2]}},
+        {"name": "hidden2", "type": "categorical", "choices": [4, 8], "condition": {"parent": "depth", "values": [2]}},
+        {"name": "lr", "type": "categorical", "choices": [0.003, 0.01]},
+    ],
+}
+TINY_SPACE_YAML = yaml.safe_dump(TINY_MACRO, sort_keys=False, default_flow_style=None)
+
 
 @pytest.fixture
 def tiny_macro():
     """A small rnn-macro-family space (depth 1-2, narrow layers) that trains in well under a second."""
-    return space_from_dict({
-        "family": "rnn-macro",
-        "params": [
-            {"name": "depth", "type": "categorical", "choices": [1, 2]},
-            {"name": "cell1", "type": "categorical", "choices": ["rnn_tanh", "gru", "lstm"]},
-            {"name": "hidden1", "type": "categorical", "choices": [4, 8]},
-            {"name": "cell2", "type": "categorical", "choices": ["rnn_tanh", "gru"], "condition": {"parent": "depth", "values": [2]}},
-            {"name": "hidden2", "type": "categorical", "choices": [4, 8], "condition": {"parent": "depth", "values": [2]}},
-            {"name": "lr", "type": "categorical", "choices": [0.003, 0.01]},
-        ],
-    })
+    return space_from_dict(TINY_MACRO)
 
 
 @pytest.fixture

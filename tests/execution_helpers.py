@@ -15,23 +15,12 @@ from typing import Any
 
 import seqnas
 from seqnas.space import space_from_dict
-from tests.conftest import SEQNAS, TINY_TRAIN, TINY_TRAIN_ARGS
+from tests.conftest import SEQNAS, TINY_MACRO, TINY_TRAIN, TINY_TRAIN_ARGS
 
 # a=1: sleeps until the test kills its worker (then, on the retry, returns); a=2: kills its own worker
 # every time; a=3: hangs (for the time limit); any other a: returns (a - 2) ** 2 at once.
 MISBEHAVING_SPACE = {"params": {"a": [0, 1, 2, 3, 4, 5]}}
 
-TINY_MACRO = {
-    "family": "rnn-macro",
-    "params": [
-        {"name": "depth", "type": "categorical", "choices": [1, 2]},
-        {"name": "cell1", "type": "categorical", "choices": ["rnn_tanh", "gru", "lstm"]},
-        {"name": "hidden1", "type": "categorical", "choices": [4, 8]},
-        {"name": "cell2", "type": "categorical", "choices": ["rnn_tanh", "gru"], "condition": {"parent": "depth", "values": [2]}},
-        {"name": "hidden2", "type": "categorical", "choices": [4, 8], "condition": {"parent": "depth", "values": [2]}},
-        {"name": "lr", "type": "categorical", "choices": [0.003, 0.01]},
-    ],
-}
 # Metrics that measure time, so differ between runs; everything else must be identical.
 TIMING_METRICS = {"train_seconds", "latency_ms", "cpu_seconds"}
 

@@ -24,18 +24,9 @@ from seqnas.space import get_space
 from seqnas.strategies import STRATEGIES, make_strategy
 from seqnas.strategies.base import WAIT, Strategy
 from seqnas.trial import Proposal, Result, TrialRecord, TrialState
-from tests.conftest import ROOT, SEQNAS, TINY_TRAIN
+from tests.conftest import ROOT, SEQNAS, TINY_SPACE_YAML, TINY_TRAIN
 
-TINY_SPACE = """\
-family: rnn-macro
-params:
-  - {name: depth, type: categorical, choices: [1, 2]}
-  - {name: cell1, type: categorical, choices: [rnn_tanh, gru, lstm]}
-  - {name: hidden1, type: categorical, choices: [4, 8]}
-  - {name: cell2, type: categorical, choices: [rnn_tanh, gru], condition: {parent: depth, values: [2]}}
-  - {name: hidden2, type: categorical, choices: [4, 8], condition: {parent: depth, values: [2]}}
-  - {name: lr, type: categorical, choices: [0.003, 0.01]}
-"""
+TINY_SPACE = TINY_SPACE_YAML
 STRATS, SEEDS, TRIALS = ("random", "grid"), 2, 4
 # Trials long enough (a few tenths of a second) that the kill lands mid-race, short enough for the suite.
 TRAIN = ["--max-epochs", "5", "--patience", "5", "--batch-size", "64"]
