@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
@@ -347,6 +348,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as e:
         print(f"seqnas: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader went away (`seqnas report ... | head`): nothing more to print, nothing lost
+        # (results are stored before they are printed). Point stdout at /dev/null so the
+        # interpreter's final flush does not raise again, and exit as a SIGPIPE would.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except KeyboardInterrupt:
         study = getattr(args, "study", None)
         hint = f" --study {study}" if study else ""

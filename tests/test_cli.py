@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ import seqnas
 from seqnas.cli import COMMANDS, main
 from seqnas.export import load_exported
 from seqnas.tasks import TaskSpec, load_task
-from tests.cli_helpers import FAST_TRAIN, TINY_SPACE_YAML, integrity, run, task_args, write_series_csv
+from tests.cli_helpers import FAST_TRAIN, SEQNAS, TINY_SPACE_YAML, env, integrity, run, task_args, write_series_csv
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +48,20 @@ def test_show_prints_best_top_table_and_metrics(study):
     assert f"best trial #{best.number}" in p.stdout and "top 3 trials" in p.stdout
     for col in ("val_mse", "test_mse", "params", "latency_ms", "epochs"):
         assert col in p.stdout
+
+
+def test_a_reader_that_stops_early_ends_the_output_quietly(study, tmp_path):
+    """`seqnas export ... | head -0`: the pipe is closed when the summary line is printed; the
+    export is written all the same, no traceback, exit status as SIGPIPE (rich's tables exit 1)."""
+    out = tmp_path / "exported"
+    proc = subprocess.Popen(SEQNAS + ["export", "--study", "demo", "--db", str(study["db"]), "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env())
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before the first line is written
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141
+    assert "Traceback" not in err and "BrokenPipe" not in err
+    assert (out / "arch.json").exists() and (out / "model.pt").exists()
 
 
 def test_export_writes_a_model_that_reproduces_the_retrained_validation_mse(study):

@@ -24,7 +24,7 @@ from seqnas.space import rnn_cell_space, space_from_dict
 from seqnas.strategies import make_strategy
 from seqnas.strategies.base import WAIT
 from seqnas.strategies.darts import SupernetJob
-from seqnas.strategies.darts_search import DartsConfig, Diagnostics, search_supernet
+from seqnas.strategies.darts_search import DartsConfig, Diagnostics, perturbation_select, search_supernet
 from seqnas.tasks import load_task, task_spec
 from seqnas.tasks.base import TaskData
 from seqnas.trial import TrialRecord, TrialState
@@ -226,6 +226,51 @@ def test_the_default_remedy_stops_at_the_onset_of_collapse_and_derives_from_befo
     assert d["collapsed"] is False
     assert d["entropy"][:3] == pytest.approx([1.0, 1.0, 1.0])  # the warm-up trains only the weights
     assert 0 <= d["derived_param_free_share"] <= 1
+
+
+def test_perturbation_selection_chooses_by_what_removing_an_option_costs_not_by_its_weight(tiny_macro):
+    """Planted supernet loss: removing option k of choice c raises the loss by w[c][k] * importance[c][k].
+    Where the larger weight sits on the less important option, the selection follows importance;
+    a choice made inactive by an earlier decision is skipped; the weights are tuned after each decision."""
+    choices = build_supernet(tiny_macro, 1, 1, {"lr": 0.003}).choices
+    assert [c.name for c in choices] == ["depth", "cell1", "hidden1", "cell2", "hidden2"]
+    importance = [[3.0, 1.0], [1.0, 1.0, 2.0], [1.0, 2.0], [1.0, 5.0], [5.0, 1.0]]
+    start = [np.array([0.5, 0.5]), np.array([0.1, 0.2, 0.7]), np.array([0.6, 0.4]), np.array([0.5, 0.5]), np.array([0.5, 0.5])]
+
+    def loss(weights):
+        return 10.0 - sum(float((w * torch.tensor(imp)).sum()) for w, imp in zip(weights, importance))
+
+    tuned = []
+    ranking, scores, after = perturbation_select(tiny_macro, choices, start, {"lr": 0.003}, loss,
+                                                 lambda weights, decided: tuned.append(decided))
+    # depth: 0.5*3 > 0.5*1 -> depth 1; cell1: lstm; hidden1: 0.4*2 = 0.8 > 0.6*1 -> width 8 although alpha prefers 4.
+    assert scores[0] == pytest.approx([1.5, 0.5]) and scores[2] == pytest.approx([0.6, 0.8])
+    assert scores[3] is None and scores[4] is None  # depth 1 leaves layer 2 out
+    assert tuned == [1, 2, 3] and len(after) == 3
+    assert after[-1] < after[0]
+    top = top_architectures(tiny_macro, choices, ranking, {"lr": 0.003}, 3)
+    assert dict(top[0][0]) == {"depth": 1, "cell1": "lstm", "hidden1": 8, "lr": 0.003}
+    assert [a for a, _ in top] == sorted((a for a, _ in top), key=lambda a: -sum(
+        scores[i][[o[0] for o in c.options].index(a[c.name])] for i, c in enumerate(choices) if c.name in a and scores[i]))
+    # The inactive choices keep their architecture weights for the alternatives that use them.
+    assert np.allclose(ranking[3], start[3])
+
+
+def test_search_with_perturbation_selection_derives_its_choice_first_and_is_deterministic(tiny_cell):
+    data = _toy_data(120, window=5, horizon=1)
+    cfg = DartsConfig(epochs=3, remedy="none", batch_size=64, top_k=4, selection="pt", pt_tune=1)
+    out = search_supernet(tiny_cell, data, cfg, seed_everything(3))
+    d = out["darts"]
+    assert d["selection"] == "pt"
+    assert [len(s) for s in d["pt_scores"]] == [2, 6] and len(d["pt_val_loss"]) == 2
+    net = build_supernet(tiny_cell, 1, 1, {"hidden": 6})
+    first = {k: v for c, s in zip(net.choices, d["pt_scores"]) for k, v in c.assignment(int(np.argmax(s))).items()}
+    assert {k: out["derived"][0][k] for k in first} == first
+    assert len(out["derived"]) == 4 and out["derived_logp"] == sorted(out["derived_logp"], reverse=True)
+    again = search_supernet(tiny_cell, data, cfg, seed_everything(3))
+    assert again["derived"] == out["derived"] and again["darts"]["pt_scores"] == d["pt_scores"]
+    with pytest.raises(ConfigError, match="selection"):
+        search_supernet(tiny_cell, data, DartsConfig(epochs=1, selection="best"), seed_everything(0))
 
 
 # -- the strategy ------------------------------------------------------------------------------------------

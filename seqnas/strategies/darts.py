@@ -14,7 +14,7 @@ from seqnas.errors import ConfigError
 from seqnas.models.supernet import MIXINGS, SUPERNET_FAMILIES
 from seqnas.space.base import Arch, SearchSpace
 from seqnas.strategies.base import WAIT, Strategy
-from seqnas.strategies.darts_search import DEFAULT_REMEDY, REMEDIES, DartsConfig
+from seqnas.strategies.darts_search import DEFAULT_REMEDY, REMEDIES, SELECTIONS, DartsConfig
 from seqnas.strategies.options import bool_option, choice_option, float_option, int_option
 from seqnas.trial import Proposal, Result, TrialRecord, TrialState
 
@@ -87,8 +87,8 @@ class DartsSearch(Strategy):
                  warmup: float | None = None, kl: float | None = None, stop_patience: int | None = None,
                  stop_on_collapse: bool | None = None, aux: float | None = None, weight_paths: str = "mixture",
                  arch_lr: float = 0.05, weight_lr: float | None = None, batch_size: int | None = None,
-                 xi: float | None = None, tau: float = 1.0, top_k: int = 50, progress: bool | None = None,
-                 fixed: dict[str, Any] | None = None) -> None:
+                 xi: float | None = None, tau: float = 1.0, top_k: int = 50, selection: str = "alpha", pt_tune: int = 1,
+                 progress: bool | None = None, fixed: dict[str, Any] | None = None) -> None:
         super().__init__(space, seed=seed, objectives=objectives)
         if space.family not in SUPERNET_FAMILIES:
             raise ConfigError(f"strategy 'darts' needs a space of family {' or '.join(SUPERNET_FAMILIES)} trained on a task "
@@ -111,6 +111,7 @@ class DartsSearch(Strategy):
             batch_size=None if batch_size is None else int_option(n, "batch_size", batch_size, low=1),
             xi=None if xi is None else float_option(n, "xi", xi, 0.0),
             tau=float_option(n, "tau", tau, 0.0, low_open=True), top_k=int_option(n, "top_k", top_k, low=1),
+            selection=choice_option(n, "selection", selection, SELECTIONS), pt_tune=int_option(n, "pt_tune", pt_tune, low=0),
             progress=None if progress is None else bool_option(n, "progress", progress),
             fixed=dict(fixed or {}),
         ).resolved()

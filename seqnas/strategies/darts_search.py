@@ -17,6 +17,7 @@ from torch import nn
 from seqnas.errors import ConfigError, SpaceError
 from seqnas.models import build, count_params
 from seqnas.models.supernet import (
+    Choice,
     Supernet,
     build_supernet,
     dirichlet_kl,
@@ -50,6 +51,7 @@ REMEDIES: dict[str, dict[str, Any]] = {
     "gdas": {"mixing": "gumbel", "warmup": 0.25, "kl": 0.0, "stop_patience": 5, "stop_on_collapse": False, "aux": 0.0},
 }
 DEFAULT_REMEDY = "darts+"
+SELECTIONS = ("alpha", "pt")
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,8 @@ class DartsConfig:
     xi: float | None = None  # virtual step of the second-order gradient (default: the weight learning rate)
     tau: float = 1.0  # Gumbel temperature
     top_k: int = 50  # length of the ranked list of derived architectures
+    selection: str = "alpha"  # derive by architecture weights ("alpha") or by perturbation ("pt", DARTS-PT)
+    pt_tune: int = 1  # epochs of weights-only tuning after each perturbation decision
     progress: bool | None = None
     fixed: dict[str, Any] = field(default_factory=dict)
 
@@ -116,6 +120,9 @@ class Diagnostics:
     derived_from_epoch: int | None = None  # the epoch whose architecture weights were derived from
     derivation_param_free_share: float | None = None  # of the distribution derived from
     derived_param_free_share: float | None = None  # of the top-1 derived architecture itself
+    selection: str = "alpha"
+    pt_scores: list[list[float] | None] = field(default_factory=list)  # per choice: val-loss rise when each option is removed
+    pt_val_loss: list[float] = field(default_factory=list)  # supernet val loss after each decision and its tuning
 
     @property
     def collapse_threshold(self) -> float:
@@ -143,6 +150,7 @@ class Diagnostics:
             "collapse_detected_epoch": self.collapse_detected_epoch, "derived_from_epoch": self.derived_from_epoch,
             "derivation_param_free_share": self.derivation_param_free_share,
             "derived_param_free_share": self.derived_param_free_share,
+            "selection": self.selection, "pt_scores": self.pt_scores, "pt_val_loss": self.pt_val_loss,
         }
 
 
@@ -280,6 +288,8 @@ def search_supernet(space: SearchSpace, data: TaskData, config: DartsConfig, gen
     cfg = config.resolved()
     if cfg.order not in (1, 2):
         raise ConfigError(f"strategy 'darts': option order must be 1 or 2, got {cfg.order!r}")
+    if cfg.selection not in SELECTIONS:
+        raise ConfigError(f"strategy 'darts': option selection must be one of {list(SELECTIONS)}, got {cfg.selection!r}")
     fixed_pre = _preferred(space.family)
     probe = build_supernet(space, data.n_features, data.horizon, {**fixed_pre, **cfg.fixed})
     covered = {p for c in probe.choices for p in c.params}
@@ -307,13 +317,24 @@ def search_supernet(space: SearchSpace, data: TaskData, config: DartsConfig, gen
         with torch.no_grad():
             return [p.numpy().astype(np.float64) for p in expected_weights(alphas, mixing)]
 
+    def weight_step(idx: torch.Tensor, weights: list[torch.Tensor], when: str) -> float:
+        w_opt.zero_grad()
+        loss = _mse(net(Xtr[idx], weights), ytr[idx])
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"supernet training loss became {float(loss)} in {when}")
+        loss.backward()
+        if grad_clip > 0:
+            nn.utils.clip_grad_norm_(net.weight_parameters(), grad_clip)
+        w_opt.step()
+        return float(loss.detach())
+
     def argmax_arch(ps: list[np.ndarray]) -> Arch | None:
         top = top_architectures(space, net.choices, ps, fixed, 1)
         return top[0][0] if top else None
 
     edge_names, op_names, _ = net.edges(net.uniform_probs())
     diag = Diagnostics(op_names=op_names, edge_names=edge_names, remedy=_remedy_label(cfg),
-                       mixing=mixing,
+                       mixing=mixing, selection=cfg.selection,
                        uniform_share=net.param_free_share(net.uniform_probs()))
     bar = _Bar(cfg.progress, cfg.epochs)
     steps_per_epoch = math.ceil(len(Xtr) / batch)
@@ -340,24 +361,16 @@ def search_supernet(space: SearchSpace, data: TaskData, config: DartsConfig, gen
                         for a, g in zip(alphas, torch.autograd.grad(val_loss, alphas, allow_unused=True)):
                             a.grad = g if g is not None else torch.zeros_like(a)
                     a_opt.step()
-                w_opt.zero_grad()
                 # Detached mixing weights: the weight step must not move (or differentiate) the architecture.
                 if cfg.weight_paths == "sampled":
                     # One architecture drawn from the current distribution per weight step (SPOS-like):
                     # the shared weights learn to work in discrete cells, not only in the mixture.
                     with torch.no_grad():
-                        drawn = [F.one_hot(torch.multinomial(p, 1, generator=gen)[0], len(p)).to(p.dtype)
-                                 for p in expected_weights(alphas, mixing)]
-                    loss = _mse(net(Xtr[idx], drawn), ytr[idx])
+                        step_weights = [F.one_hot(torch.multinomial(p, 1, generator=gen)[0], len(p)).to(p.dtype)
+                                        for p in expected_weights(alphas, mixing)]
                 else:
-                    loss = _mse(net(Xtr[idx], [w.detach() for w in mix()]), ytr[idx])
-                if not torch.isfinite(loss):
-                    raise FloatingPointError(f"supernet training loss became {float(loss)} in epoch {epoch}")
-                loss.backward()
-                if grad_clip > 0:
-                    nn.utils.clip_grad_norm_(net.weight_parameters(), grad_clip)
-                w_opt.step()
-                train_total += float(loss.detach()) * len(idx)
+                    step_weights = [w.detach() for w in mix()]
+                train_total += weight_step(idx, step_weights, f"epoch {epoch}") * len(idx)
                 train_n += len(idx)
             ps = probs()
             with torch.no_grad():
@@ -385,12 +398,28 @@ def search_supernet(space: SearchSpace, data: TaskData, config: DartsConfig, gen
                 diag.stopped_early, diag.stop_reason = epoch < cfg.epochs, "stable" if epoch < cfg.epochs else None
                 break
             prev_ps = ps
+        diag.derived_from_epoch = final_epoch
+        diag.derivation_param_free_share = net.param_free_share(final)
+        ranking = final
+        if cfg.selection == "pt":
+            net.aux_weight = 0.0
+
+            def supernet_val(weights: list[torch.Tensor]) -> float:
+                with torch.no_grad():
+                    return float(_mse(net(Xva, weights), yva))
+
+            def tune(weights: list[torch.Tensor], decided: int) -> None:
+                for _ in range(cfg.pt_tune):
+                    perm = torch.randperm(len(Xtr), generator=gen)
+                    for i in range(0, len(Xtr), batch):
+                        weight_step(perm[i: i + batch], weights, f"tuning after decision {decided}")
+                bar.update(diag.epochs[-1], f"perturbation selection: choice {decided} of {len(net.choices)}")
+
+            ranking, diag.pt_scores, diag.pt_val_loss = perturbation_select(space, net.choices, final, fixed, supernet_val, tune)
     finally:
         bar.close()
-    diag.derived_from_epoch = final_epoch
-    diag.derivation_param_free_share = net.param_free_share(final)
     accept = _param_limit(space.family, data, max_params)
-    ranked = top_architectures(space, net.choices, final, fixed, max(1, cfg.top_k), accept=accept)
+    ranked = top_architectures(space, net.choices, ranking, fixed, max(1, cfg.top_k), accept=accept)
     if ranked:
         diag.derived_param_free_share = net.param_free_share(_one_hot(net, ranked[0][0]))
     return {
@@ -402,6 +431,57 @@ def search_supernet(space: SearchSpace, data: TaskData, config: DartsConfig, gen
         "supernet_params": int(sum(p.numel() for p in net.weight_parameters())),
         "fixed": fixed,
     }
+
+
+def perturbation_select(space: SearchSpace, choices: Sequence[Choice], start: Sequence[np.ndarray], fixed: Mapping[str, Any],
+                        val_loss: Callable[[list[torch.Tensor]], float],
+                        tune: Callable[[list[torch.Tensor], int], None]) -> tuple[list[np.ndarray], list[list[float] | None], list[float]]:
+    """Perturbation-based selection (DARTS-PT, Wang et al. 2021): decide by what an option does, not by its weight.
+
+    Choice after choice (in order, skipping choices the decisions so far make inactive), each
+    option's mixing weight is set to zero in turn and the supernet's validation loss measured;
+    the option whose removal hurts the most is chosen, the choice becomes one-hot, and the
+    weights are tuned for a while (``tune``) before the next choice. The architecture weights
+    ``start`` only set the mixture the other choices keep until their turn.
+
+    Returns per choice a distribution for ``top_architectures`` (softmax of the loss rises with
+    one temperature for all choices, so architectures rank by the sum of their options' rises and
+    the first is the selection; an undecided choice keeps ``start``), the loss rises, and the
+    validation loss after each decision.
+    """
+    current = [torch.tensor(np.asarray(p), dtype=torch.float32) for p in start]
+    scores: list[list[float] | None] = [None] * len(choices)
+    after: list[float] = []
+    partial: dict[str, Any] = dict(fixed)
+    for ci, c in enumerate(choices):
+        if not space.is_active(space[c.params[0]], partial):
+            continue
+        rises = []
+        if len(c.options) > 1:
+            base = val_loss(current)
+            for k in range(len(c.options)):
+                probe = list(current)
+                probe[ci] = current[ci].clone()
+                probe[ci][k] = 0.0
+                rise = val_loss(probe) - base
+                rises.append(rise if math.isfinite(rise) else math.inf)
+        best = int(np.argmax(rises)) if rises else 0
+        scores[ci] = [float(r) if math.isfinite(r) else 1e30 for r in rises] or [0.0]
+        current[ci] = F.one_hot(torch.tensor(best), len(c.options)).to(torch.float32)
+        partial.update(c.assignment(best))
+        tune(current, ci + 1)
+        after.append(val_loss(current))
+    finite = [abs(v) for sc in scores if sc for v in sc if abs(v) < 1e30]
+    temperature = float(np.mean(finite)) if finite and np.mean(finite) > 0 else 1.0
+    ranking = []
+    for p, sc in zip(start, scores):
+        if sc is None:
+            ranking.append(np.asarray(p, dtype=np.float64))
+            continue
+        z = np.asarray(sc, dtype=np.float64) / temperature
+        z = np.exp(z - z.max())
+        ranking.append(z / z.sum())
+    return ranking, scores, after
 
 
 def _remedy_label(cfg: DartsConfig) -> str:
