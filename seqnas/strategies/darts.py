@@ -74,8 +74,9 @@ class DartsSearch(Strategy):
     gumbel), warmup, kl, stop_patience, stop_on_collapse, aux; weight_paths (mixture, or
     sampled: each weight step trains one architecture drawn from the current distribution, at
     the cost of one discrete network); arch_lr, weight_lr, batch_size, xi, tau, top_k (length of
-    the derived list), progress, fixed (values for the parameters the supernet does not relax,
-    e.g. {"lr": 0.01}).
+    the derived list), selection (alpha: by architecture weight; pt: DARTS-PT perturbation, with
+    pt_tune epochs of weight tuning after each decision), progress, fixed (values for the
+    parameters the supernet does not relax, e.g. {"lr": 0.01}).
     """
 
     name = "darts"
