@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import time
 from abc import ABC, abstractmethod
+from collections import deque
+from collections.abc import Sequence
 from typing import Any, Callable
 
 from seqnas.errors import ConfigError
@@ -78,3 +80,75 @@ class Executor(ABC):
 
     def __exit__(self, *exc: Any) -> None:
         self.shutdown()
+
+
+class SlotExecutor(Executor):
+    """An executor whose trials run one at a time in each of ``workers`` replaceable slots (pool
+    worker processes, Ray actors): the queue, the trials in flight, retrying the trial of a lost
+    slot up to ``max_retries`` times, and the time limit on architecture trials.
+
+    A slot has ``tag`` (the trial it runs, or None) and ``started`` (``time.monotonic()`` when it
+    took the trial); ``_work`` maps a trial's tag to (proposal, what a slot needs to run it).
+    """
+
+    def __init__(self, workers: int, trial_timeout: float | None, max_retries: int) -> None:
+        super().__init__(workers, trial_timeout=trial_timeout)
+        self.max_retries = max_retries
+        self.retries: dict[int, int] = {}
+        self._queue: deque[int] = deque()
+        self._work: dict[int, tuple[Proposal, Any]] = {}
+        self._done: list[tuple[int, Result]] = []
+
+    @abstractmethod
+    def _slot_list(self) -> Sequence[Any]:
+        """The current slots."""
+
+    @abstractmethod
+    def _replace(self, slot: Any) -> None:
+        """Stop the slot (whatever it runs is abandoned) and put a fresh one in its place."""
+
+    def _slot_cpu(self, slot: Any, ran: float) -> float:
+        """CPU-seconds the slot's trial used, for a trial stopped at the time limit (default: wall time)."""
+        return ran
+
+    def pending(self) -> int:
+        return len(self._work) + len(self._done)
+
+    def _finish(self, tag: int, result: Result) -> None:
+        self._work.pop(tag, None)
+        self.retries.pop(tag, None)
+        self._done.append((tag, result))
+
+    def _lost(self, tag: int, why: str) -> None:
+        """The slot running ``tag`` is gone: run the trial again, or fail it after ``max_retries``."""
+        n = self.retries[tag] = self.retries.get(tag, 0) + 1
+        if n > self.max_retries:
+            self._finish(tag, Result.failed(f"{why} {n} times while running this trial; not retried again"))
+        else:
+            self._queue.appendleft(tag)
+
+    def _limited(self, slot: Any) -> bool:
+        return slot.tag is not None and slot.tag in self._work and self._work[slot.tag][0].kind == "arch"
+
+    def _next_deadline(self) -> float | None:
+        if self.trial_timeout is None:
+            return None
+        return min((s.started + self.trial_timeout for s in self._slot_list() if self._limited(s)), default=None)
+
+    def _expire(self) -> None:
+        """Stop every architecture trial past the time limit by replacing its slot; it comes back FAILED."""
+        if self.trial_timeout is None:
+            return
+        now = time.monotonic()
+        for s in list(self._slot_list()):
+            if self._limited(s) and now - s.started >= self.trial_timeout:
+                tag, ran = s.tag, now - s.started
+                cpu = self._slot_cpu(s, ran)
+                s.tag = None
+                self._replace(s)
+                self._finish(tag, timeout_result(self.trial_timeout, ran, cpu))
+
+    def _clear(self) -> None:
+        self._queue.clear()
+        self._work.clear()
+        self._done.clear()

@@ -7,12 +7,12 @@ import os
 import pickle
 import signal
 import time
-from collections import deque
+from collections.abc import Sequence
 from multiprocessing.connection import Connection
 from multiprocessing.connection import wait as wait_any
 from typing import Any
 
-from seqnas.execution.base import Evaluator, Executor, run_trial, timeout_result
+from seqnas.execution.base import Evaluator, SlotExecutor, run_trial
 from seqnas.trial import Proposal, Result
 
 # A worker that dies this many times in a row before it is ready means workers cannot start at all.
@@ -105,7 +105,7 @@ class _Worker:
         self.conn.close()
 
 
-class PoolExecutor(Executor):
+class PoolExecutor(SlotExecutor):
     """``workers`` processes from a spawn context (safe with torch), reused across trials.
 
     Each worker runs one trial at a time over its own pipe, so the pool knows which trial each
@@ -118,15 +118,10 @@ class PoolExecutor(Executor):
     name = "pool"
 
     def __init__(self, workers: int = 2, max_retries: int = 2, trial_timeout: float | None = None) -> None:
-        super().__init__(workers, trial_timeout=trial_timeout)
-        self.max_retries = max_retries
+        super().__init__(workers, trial_timeout, max_retries)
         self._ctx = mp.get_context("spawn")
         self._workers: list[_Worker] = []
-        self._queue: deque[int] = deque()
-        self._work: dict[int, tuple[Proposal, bytes]] = {}
-        self._done: list[tuple[int, Result]] = []
-        self._start_failures = 0
-        self.retries: dict[int, int] = {}
+        self._start_failures = 0  # the work items are (proposal, the pickled (evaluator, proposal, seed))
 
     # -- submitting --------------------------------------------------------------------------------
     def submit(self, tag: int, evaluator: Evaluator, proposal: Proposal, seed: int) -> None:
@@ -153,9 +148,6 @@ class PoolExecutor(Executor):
                     w.conn.send((tag, self._work[tag][1]))
                 except (OSError, ValueError):
                     pass  # the worker just died; its sentinel reports it and the trial is retried
-
-    def pending(self) -> int:
-        return len(self._work) + len(self._done)
 
     def worker_pids(self) -> list[int]:
         """PIDs of the live worker processes."""
@@ -199,9 +191,7 @@ class PoolExecutor(Executor):
                 else:
                     tag, result = msg
                     w.tag = None
-                    self._work.pop(tag, None)
-                    self.retries.pop(tag, None)
-                    self._done.append((tag, result))
+                    self._finish(tag, result)
         except (EOFError, OSError):
             w.proc.join(5)  # the pipe closed: the process is exiting; reap it rather than spin
         if w.proc.is_alive():
@@ -218,43 +208,16 @@ class PoolExecutor(Executor):
         if w.tag is not None:
             self._lost(w.tag, f"its worker process died ({how})")
 
-    def _lost(self, tag: int, why: str) -> None:
-        n = self.retries[tag] = self.retries.get(tag, 0) + 1
-        if n > self.max_retries:
-            self._work.pop(tag, None)
-            self.retries.pop(tag)
-            self._done.append((tag, Result.failed(f"{why} {n} times while running this trial; not retried again")))
-        else:
-            self._queue.appendleft(tag)
+    def _slot_list(self) -> Sequence[_Worker]:
+        return self._workers
 
     def _replace(self, w: _Worker) -> None:
         w.kill()
         self._workers[self._workers.index(w)] = _Worker(self._ctx)
 
-    def _next_deadline(self) -> float | None:
-        if self.trial_timeout is None:
-            return None
-        return min((w.started + self.trial_timeout for w in self._workers if self._limited(w)), default=None)
-
-    def _limited(self, w: _Worker) -> bool:
-        return w.tag is not None and w.tag in self._work and self._work[w.tag][0].kind == "arch"
-
-    def _expire(self) -> None:
-        """Stop every architecture trial past the time limit by killing (and replacing) its worker."""
-        if self.trial_timeout is None:
-            return
-        now = time.monotonic()
-        for w in list(self._workers):
-            if self._limited(w) and now - w.started >= self.trial_timeout and w.tag is not None:
-                ran = now - w.started
-                cpu1 = _cpu_seconds(w.proc.pid or 0)
-                cpu = cpu1 - w.cpu0 if cpu1 is not None and w.cpu0 is not None else ran
-                tag = w.tag
-                w.tag = None
-                self._replace(w)
-                self._work.pop(tag, None)
-                self.retries.pop(tag, None)
-                self._done.append((tag, timeout_result(self.trial_timeout, ran, cpu)))
+    def _slot_cpu(self, w: _Worker, ran: float) -> float:
+        cpu1 = _cpu_seconds(w.proc.pid or 0)
+        return cpu1 - w.cpu0 if cpu1 is not None and w.cpu0 is not None else ran
 
     # -- stopping ----------------------------------------------------------------------------------
     def shutdown(self) -> None:
@@ -270,6 +233,4 @@ class PoolExecutor(Executor):
                 w.proc.join(2)
             w.kill()  # busy, or still starting: nothing to wait for
         self._workers = []
-        self._queue.clear()
-        self._work.clear()
-        self._done.clear()
+        self._clear()

@@ -7,11 +7,11 @@ import os
 import socket
 import sys
 import time
-from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
 from seqnas.errors import ConfigError
-from seqnas.execution.base import Evaluator, Executor, run_trial, timeout_result
+from seqnas.execution.base import Evaluator, SlotExecutor, run_trial
 from seqnas.trial import Proposal, Result
 
 # For an instance we start (a real cluster needs them unset). RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0,
@@ -52,7 +52,7 @@ class _Slot:
         self.started = 0.0
 
 
-class RayExecutor(Executor):
+class RayExecutor(SlotExecutor):
     """``workers`` Ray actors (one CPU each), created at the first submit and reused.
 
     ``address`` None starts a private local Ray instance bound to 127.0.0.1 (``num_cpus=workers``)
@@ -66,13 +66,9 @@ class RayExecutor(Executor):
 
     def __init__(self, workers: int | None = None, address: str | None = None, max_retries: int = 2,
                  trial_timeout: float | None = None, temp_dir: str | None = None) -> None:
-        super().__init__(workers or 1, trial_timeout=trial_timeout)
-        self.address, self.max_retries, self.temp_dir = address, max_retries, temp_dir
-        self.retries: dict[int, int] = {}
-        self._slots: list[_Slot] = []
-        self._queue: deque[int] = deque()
-        self._work: dict[int, tuple[Evaluator, Proposal, int]] = {}
-        self._done: list[tuple[int, Result]] = []
+        super().__init__(workers or 1, trial_timeout, max_retries)
+        self.address, self.temp_dir = address, temp_dir
+        self._slots: list[_Slot] = []  # the work items are (proposal, (evaluator, seed))
         self._start_failures = 0
         self._saved_env: dict[str, str | None] = {}
         self._saved_constant: bool | None = None
@@ -146,7 +142,7 @@ class RayExecutor(Executor):
     def submit(self, tag: int, evaluator: Evaluator, proposal: Proposal, seed: int) -> None:
         if not self._slots:
             self._slots = [self._new_slot() for _ in range(self.workers)]
-        self._work[tag] = (evaluator, proposal, seed)
+        self._work[tag] = (proposal, (evaluator, seed))
         self._queue.append(tag)
         self._dispatch()
 
@@ -160,16 +156,13 @@ class RayExecutor(Executor):
                 return
             if s.pid is not None and s.tag is None:
                 tag = self._queue.popleft()
-                evaluator, proposal, seed = self._work[tag]
+                proposal, (evaluator, seed) = self._work[tag]
                 try:
                     ref = s.actor.run.remote(evaluator, proposal, seed)
                 except Exception as e:  # noqa: BLE001 - Ray serialises the arguments here
                     self._finish(tag, Result.failed(f"could not send the trial to a Ray worker: {type(e).__name__}: {e}"))
                     continue
                 s.tag, s.ref, s.started = tag, ref, time.monotonic()
-
-    def pending(self) -> int:
-        return len(self._work) + len(self._done)
 
     def worker_pids(self) -> list[int]:
         """PIDs of the ready actors' worker processes (on their nodes)."""
@@ -238,17 +231,8 @@ class RayExecutor(Executor):
         else:
             self._finish(tag, result if isinstance(result, Result) else Result.failed(f"a Ray worker returned {type(result).__name__}"))
 
-    def _finish(self, tag: int, result: Result) -> None:
-        self._work.pop(tag, None)
-        self.retries.pop(tag, None)
-        self._done.append((tag, result))
-
-    def _lost(self, tag: int, why: str) -> None:
-        n = self.retries[tag] = self.retries.get(tag, 0) + 1
-        if n > self.max_retries:
-            self._finish(tag, Result.failed(f"{why} {n} times while running this trial; not retried again"))
-        else:
-            self._queue.appendleft(tag)
+    def _slot_list(self) -> Sequence[_Slot]:
+        return self._slots
 
     def _replace(self, s: _Slot) -> None:
         try:
@@ -257,25 +241,8 @@ class RayExecutor(Executor):
             pass
         self._slots[self._slots.index(s)] = self._new_slot()
 
-    def _next_deadline(self) -> float | None:
-        if self.trial_timeout is None:
-            return None
-        return min((s.started + self.trial_timeout for s in self._slots if self._limited(s)), default=None)
-
-    def _limited(self, s: _Slot) -> bool:
-        return s.tag is not None and s.tag in self._work and self._work[s.tag][1].kind == "arch"
-
-    def _expire(self) -> None:
-        if self.trial_timeout is None:
-            return
-        now = time.monotonic()
-        for s in list(self._slots):
-            if self._limited(s) and now - s.started >= self.trial_timeout and s.tag is not None:
-                tag, ran = s.tag, now - s.started
-                s.tag, s.ref = None, None
-                self._replace(s)
-                # The actor's CPU time is not visible from here (it may be on another node): count wall time.
-                self._finish(tag, timeout_result(self.trial_timeout, ran, ran))
+    # The actor's CPU time is not visible from here (it may be on another node): a trial stopped at
+    # the time limit counts its wall time (SlotExecutor._slot_cpu).
 
     # -- stopping ----------------------------------------------------------------------------------
     def shutdown(self) -> None:
@@ -286,9 +253,7 @@ class RayExecutor(Executor):
             except Exception:  # noqa: BLE001 - Ray may already be down
                 pass
         self._slots = []
-        self._queue.clear()
-        self._work.clear()
-        self._done.clear()
+        self._clear()
         if self._owns_ray:
             self._owns_ray = False
             self.ray.shutdown()
