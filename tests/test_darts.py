@@ -204,6 +204,7 @@ def test_a_collapsing_search_is_detected_and_the_diagnostics_have_the_report_for
     e = len(d["epochs"])
     assert d["epochs"] == list(range(1, e + 1)) == list(range(1, 11))
     assert len(d["entropy"]) == len(d["param_free_share"]) == len(d["supernet_val_loss"]) == len(d["alphas"]) == e
+    assert len(d["derived_val_loss"]) == e and all(math.isfinite(v) for v in d["derived_val_loss"])
     assert d["op_names"] == ["tanh", "relu", "sigmoid", "identity"]
     assert d["edge_names"] == ["0->1", "0->2", "1->2", "0->3", "1->3", "2->3"]
     assert all(len(epoch) == 6 and all(len(row) == 4 for row in epoch) for epoch in d["alphas"])

@@ -112,6 +112,7 @@ class Diagnostics:
     param_free_share: list[float] = field(default_factory=list)
     supernet_val_loss: list[float] = field(default_factory=list)
     supernet_train_loss: list[float] = field(default_factory=list)
+    derived_val_loss: list[float] = field(default_factory=list)  # the argmax architecture's val loss inside the supernet
     alphas: list[list[list[float]]] = field(default_factory=list)
     argmax_changed: list[bool] = field(default_factory=list)
     stopped_early: bool = False
@@ -144,6 +145,7 @@ class Diagnostics:
         return {
             "epochs": self.epochs, "entropy": self.entropy, "param_free_share": self.param_free_share,
             "supernet_val_loss": self.supernet_val_loss, "supernet_train_loss": self.supernet_train_loss,
+            "derived_val_loss": self.derived_val_loss,
             "alphas": self.alphas, "op_names": self.op_names, "edge_names": self.edge_names,
             "collapsed": self.collapsed, "collapse_threshold": self.collapse_threshold, "remedy": self.remedy, "mixing": self.mixing,
             "argmax_changed": self.argmax_changed, "stopped_early": self.stopped_early, "stop_reason": self.stop_reason,
@@ -376,6 +378,10 @@ def search_supernet(space: SearchSpace, data: TaskData, config: DartsConfig, gen
             with torch.no_grad():
                 val = float(_mse(net(Xva, expected_weights(alphas, mixing)), yva))
             arch = argmax_arch(ps)
+            if arch is not None:  # the discretisation gap: the derived architecture's own loss in the supernet
+                with torch.no_grad():
+                    hot = [torch.tensor(p, dtype=torch.float32) for p in _one_hot(net, arch)]
+                    diag.derived_val_loss.append(float(_mse(net(Xva, hot), yva)))
             changed = arch != last_arch
             stable = 0 if changed else stable + 1
             last_arch = arch
