@@ -215,7 +215,7 @@ def plot_alphas(run: Run, path: Path) -> str | None:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize=6, loc="upper left", ncol=2)
     ax = fig.add_subplot(nrows, ncols, shown + 1)
-    for key, style in (("entropy", "-"), ("param_free_share", "--"), ("supernet_val_loss", ":")):
+    for key, style in (("entropy", "-"), ("param_free_share", "--"), ("supernet_val_loss", ":"), ("derived_val_loss", "-.")):
         v = d.get(key)
         if isinstance(v, (list, tuple)) and len(v) == n_epochs:
             ax.plot(x, np.asarray(v, dtype=float), style, color="black", label=key)
