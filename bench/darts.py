@@ -297,14 +297,14 @@ def main(argv: list[str] | None = None) -> int:
             row = {
                 "seed": seed, "darts": d, "darts_none": n,
                 "evolution_best": evo.best_value, "evolution_cpu_seconds": cum[-1][0] if cum else 0.0,
+                "evolution_best_arch": dict(evo.best_arch) if evo.best_arch is not None else None,
                 "evolution_trials": sum(1 for t in evo.records if t.kind == "arch"),
                 "evolution_val_mse": [t.value for t in evo.records if t.kind == "arch"],
                 "evolution_at_top1_cpu": best_within(evo, d["top1_cpu_seconds"] or 0.0),
             }
-            best_evo = evo.best_arch
             for key, arch, first in (("darts", (d["derived"] or [None])[0], d["top1_val_mse"]),
                                      ("darts_none", (n["derived"] or [None])[0], n["top1_val_mse"]),
-                                     ("evolution", dict(best_evo) if best_evo is not None else None, evo.best_value)):
+                                     ("evolution", row["evolution_best_arch"], evo.best_value)):
                 again = retrained(task, args.space, arch, args.repeats)
                 row[f"{key}_retrained"] = again
                 row[f"{key}_selected_mean"] = _mean([first, *again]) if first is not None else _mean(again)

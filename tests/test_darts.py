@@ -118,6 +118,34 @@ def test_macro_supernet_mixes_cells_widths_and_depth_with_shared_weights(tiny_ma
     assert torch.allclose(net(x, one_hot), model(x), atol=1e-5)
 
 
+def test_macro_supernet_relaxes_the_residual_connection():
+    """With equal widths the discrete model's residual is the identity; a one-hot path through the
+    supernet with residual=True (or False) is that network."""
+    space = space_from_dict({"family": "rnn-macro", "params": {
+        "depth": [2], "cell1": ["gru"], "hidden1": [4], "cell2": ["rnn_tanh"], "hidden2": [4], "residual": [False, True]}})
+    net = build_supernet(space, 1, 2, {"lr": 0.003})
+    assert [c.name for c in net.choices] == ["depth", "cell1", "hidden1", "cell2", "hidden2", "residual"]
+    x = torch.randn(3, 5, 1)
+    outs = {}
+    for on in (False, True):
+        arch = {"depth": 2, "cell1": "gru", "hidden1": 4, "cell2": "rnn_tanh", "hidden2": 4, "residual": on, "lr": 0.003}
+        model = seqnas.models.build(arch, "rnn-macro", 1, 2)
+        with torch.no_grad():
+            for i, cell in ((0, "gru"), (1, "rnn_tanh")):
+                src, dst = net.layers[i][cell], model.layers[i]
+                for a, b in (("w_ih", "weight_ih_l0"), ("w_hh", "weight_hh_l0"), ("b_ih", "bias_ih_l0"), ("b_hh", "bias_hh_l0")):
+                    getattr(dst, b).copy_(getattr(src, a))
+            model.head.weight.copy_(net.heads["2"].weight)
+            model.head.bias.copy_(net.heads["2"].bias)
+        hot = [torch.ones(1)] * 5 + [torch.tensor([0.0, 1.0]) if on else torch.tensor([1.0, 0.0])]
+        outs[on] = net(x, hot)
+        assert torch.allclose(outs[on], model(x), atol=1e-5)
+    assert not torch.allclose(outs[False], outs[True])
+    mixed = net(x, mixing_weights(net.arch_parameters(), "softmax"))
+    mixed.sum().backward()
+    assert net.alphas[-1].grad is not None and net.alphas[-1].grad.abs().sum() > 0
+
+
 def test_architecture_weights_move_toward_a_planted_good_choice():
     """The target is the last 3 inputs: a width-1 layer cannot hold them, width 6 can, so the
     bilevel search must move the width's architecture weight toward 6."""

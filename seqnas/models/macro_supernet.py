@@ -65,7 +65,9 @@ class MacroSupernet(Supernet):
     with the same kernels nn.LSTM / nn.GRU / nn.RNN use, and zero-padded to the widest width.
     A layer's output is sum_c p(cell=c) sum_w p(hidden=w) out_{c,w}; the next layer reads it.
     Depth is an early-exit mixture: one linear head per depth choice on the last step of that
-    layer, mixed by p(depth). Dropout, residual connections and the learning rate are not
+    layer, mixed by p(depth). Residual connections are one choice for the network: from layer
+    2 on, a layer's output plus p(residual) times its input (cut or zero-padded to the layer's
+    width, where the discrete model projects linearly). Dropout and the learning rate are not
     relaxed (they take fixed values).
 
     Cost per forward: sum over layers of |cells| x sum(widths) recurrent units (for the
@@ -109,6 +111,18 @@ class MacroSupernet(Supernet):
                     default = fixed.get(name, DEFAULTS[name])
                     src.append(None)
                     opts_list.append([str(default)] if kind == "cell" else [int(default)])
+        # Residual connections between layers: a choice when the space has the parameter (a
+        # layer's output plus p(residual) times its input), else the fixed value.
+        self.residual_src: int | None = None
+        self.residual_fixed = bool(fixed.get("residual", DEFAULTS["residual"]))
+        if "residual" in names and max_depth > 1:
+            res = self._categorical(space, "residual")
+            if sorted(bool(v) for v in res.choices) != [False, True] or len(res.choices) != 2:
+                self.residual_fixed = bool(res.choices[0])
+            else:
+                choices.append(Choice("residual", ("residual",), tuple((v,) for v in res.choices),
+                                      tuple("residual" if v else "plain" for v in res.choices), (False, False)))
+                self.residual_src = len(choices) - 1
         self.cells: list[list[str]] = options["cell"]
         self.widths: list[list[int]] = options["hidden"]
         for cells in self.cells:
@@ -158,10 +172,19 @@ class MacroSupernet(Supernet):
                         continue
                     inner = inner + ww[wi] * mod[cell](h, width)
                 out = out + wc[ci] * inner
-            if self.aux_weight != 0 and layer > 1:
-                # The auxiliary skip over this layer (its input, cut or zero-padded to its width).
+            if layer > 1:
+                # The layer's input cut or zero-padded to its width: the residual connection (the
+                # discrete model projects linearly between different widths) and DARTS-'s auxiliary skip.
                 skip = h[..., : out.shape[-1]] if h.shape[-1] >= out.shape[-1] else F.pad(h, (0, out.shape[-1] - h.shape[-1]))  # type: ignore[union-attr]
-                out = (out + self.aux_weight * skip) / (1 + self.aux_weight)
+                if self.residual_src is not None:
+                    res = weights[self.residual_src]
+                    on = [i for i, c in enumerate(self.choices[self.residual_src].options) if c[0]][0]
+                    if float(res[on].detach()) != 0.0:
+                        out = out + res[on] * skip
+                elif self.residual_fixed:
+                    out = out + skip
+                if self.aux_weight != 0:
+                    out = (out + self.aux_weight * skip) / (1 + self.aux_weight)
             h = out  # type: ignore[assignment]
             if layer in self.depths:
                 di = self.depths.index(layer)
