@@ -16,8 +16,8 @@ what a smaller budget would have run).
 
 One training run of an architecture is a noisy measurement (on sunspots the same cell scores
 0.57 or 0.72 with two initialisations), and "the best of N trials" picks the luckiest draw. So
-the architectures each arm *selected* (darts's top-1, plain DARTS's top-1, evolution's best)
-are also retrained from scratch with ``--repeats`` further seeds, outside every budget, and
+the architectures each arm *selected* (darts's top-1 and best of its top-k, the same for plain
+DARTS, evolution's best) are also retrained from scratch with ``--repeats`` further seeds, outside every budget, and
 their mean validation MSE is reported: that compares what the searches found rather than
 how lucky their training runs were.
 
@@ -125,6 +125,43 @@ def retrained(task: dict[str, Any], space: str, arch: dict[str, Any] | None, rep
     return out
 
 
+def _best_of(run: dict[str, Any]) -> tuple[dict[str, Any] | None, float | None]:
+    """The derived architecture with the lowest validation MSE (the darts study's best) and that MSE."""
+    scored = [(v, a) for v, a in zip(run["derived_val_mse"], run["derived"]) if v is not None]
+    if not scored:
+        return None, None
+    v, a = min(scored, key=lambda t: t[0])
+    return a, v
+
+
+def add_retrained(row: dict[str, Any], task: dict[str, Any], space: str, repeats: int) -> None:
+    """Retrain each arm's selected architectures with fresh seeds (keys ``<arm>_retrained``, ``<arm>_selected_mean``).
+
+    Arms: darts's top-1 and best of its top-k (the study's best), the same for plain DARTS, and
+    evolution's best. An architecture already retrained in this row is not trained again; keys
+    already in the row (a stored result) are kept.
+    """
+    d, n = row["darts"], row["darts_none"]
+    arms = [("darts", (d["derived"] or [None])[0], d["top1_val_mse"]), ("darts_best", *_best_of(d)),
+            ("darts_none", (n["derived"] or [None])[0], n["top1_val_mse"]), ("darts_none_best", *_best_of(n)),
+            ("evolution", row.get("evolution_best_arch"), row["evolution_best"])]
+    done: dict[str, list[float]] = {}
+    for key, arch, first in arms:
+        if f"{key}_retrained" not in row:
+            known = json.dumps(arch, sort_keys=True, default=str)
+            if known not in done:
+                done[known] = retrained(task, space, arch, repeats)
+            row[f"{key}_retrained"] = done[known]
+        else:
+            done[json.dumps(arch, sort_keys=True, default=str)] = row[f"{key}_retrained"]
+        again = row[f"{key}_retrained"]
+        row[f"{key}_selected_mean"] = _mean([first, *again]) if first is not None else _mean(again)
+    row["ratio_selected_vs_evolution"] = _ratio(row["darts_best_selected_mean"], row["evolution_selected_mean"])
+    row["ratio_top1_retrained_vs_evolution"] = _ratio(row["darts_selected_mean"], row["evolution_selected_mean"])
+    row["ratio_none_selected"] = _ratio(row["darts_none_best_selected_mean"], row["darts_best_selected_mean"])
+    row["ratio_none_top1_retrained"] = _ratio(row["darts_none_selected_mean"], row["darts_selected_mean"])
+
+
 def evolution_run(task: dict[str, Any], space: str, seed: int, cpu_seconds: float, db: str) -> SearchResult:
     return seqnas.search(space, **task, strategy="evolution", cpu_seconds=cpu_seconds, seed=seed, train=TRAIN,
                          study=f"evolution-{seed}", db=db, workers=1, executor="inline", progress=False)
@@ -180,10 +217,16 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "top1_beyond_threshold_without_remedy": sum(1 for r in rows if _top1_collapsed(r["darts_none"])),
         "collapsed_without_remedy": sum(1 for r in rows if r["darts_none"]["collapsed"]),
         "median_ratio_selected_darts_vs_evolution": med("ratio_selected_vs_evolution"),
+        "median_ratio_top1_retrained_vs_evolution": med("ratio_top1_retrained_vs_evolution"),
         "median_ratio_selected_none_vs_remedy": med("ratio_none_selected"),
+        "median_ratio_top1_retrained_none_vs_remedy": med("ratio_none_top1_retrained"),
         "seeds_remedy_selected_better": sum(1 for r in rows if r.get("ratio_none_selected") is not None and r["ratio_none_selected"] > 1),
-        "mean_selected_darts": _mean([r.get("darts_selected_mean") for r in rows]),
-        "mean_selected_none": _mean([r.get("darts_none_selected_mean") for r in rows]),
+        "seeds_remedy_top1_retrained_better": sum(1 for r in rows if r.get("ratio_none_top1_retrained") is not None
+                                                   and r["ratio_none_top1_retrained"] > 1),
+        "mean_selected_darts": _mean([r.get("darts_best_selected_mean") for r in rows]),
+        "mean_selected_none": _mean([r.get("darts_none_best_selected_mean") for r in rows]),
+        "mean_top1_retrained_darts": _mean([r.get("darts_selected_mean") for r in rows]),
+        "mean_top1_retrained_none": _mean([r.get("darts_none_selected_mean") for r in rows]),
         "mean_selected_evolution": _mean([r.get("evolution_selected_mean") for r in rows]),
     }
 
@@ -209,24 +252,27 @@ def markdown(meta: dict[str, Any], rows: list[dict[str, Any]], summary: dict[str
             f"{_fmt(d['total_cpu_seconds'], 3)} | {d['search_epochs']}{' (stop: ' + d['stop_reason'] + ')' if d['stop_reason'] else ''}, "
             f"{_fmt(d['collapsed'])} ({_pf(d)}) | {_fmt(n['top1_val_mse'])} / {_fmt(n['best_val_mse'])} "
             f"| {_fmt(n['collapsed'])} ({_pf(n)}) | {_fmt(n['search_cpu_seconds'], 3)} / {_fmt(n['total_cpu_seconds'], 3)} |")
-    if any("darts_selected_mean" in r for r in rows):
+    if any("darts_best_selected_mean" in r for r in rows):
         reps = meta.get("repeats", 0)
         lines += [
             "",
-            f"Each arm's selected architecture retrained from scratch: mean validation MSE over its search run and "
-            f"{reps} fresh seeds (the spread in brackets: min-max).",
+            f"Retrained: each arm's selected architecture trained from scratch again with {reps} fresh seeds; the mean "
+            "validation MSE over those and its search run (min-max in brackets). \"best\" is the study's best "
+            f"(darts: the best of its top {meta['trials']}, evolution: the best of its trials), the architecture a user gets.",
             "",
-            "| seed | darts top-1 | plain DARTS top-1 | evolution's best | darts / evolution | plain / darts |",
-            "|---|---|---|---|---|---|",
+            "| seed | darts top-1 | darts best | plain DARTS top-1 | plain DARTS best | evolution best | darts best / evolution "
+            "| plain / darts (best) | plain / darts (top-1) |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for r in rows:
             cells = []
-            for key, first in (("darts", r["darts"]["top1_val_mse"]), ("darts_none", r["darts_none"]["top1_val_mse"]),
+            for key, first in (("darts", r["darts"]["top1_val_mse"]), ("darts_best", _best_of(r["darts"])[1]),
+                               ("darts_none", r["darts_none"]["top1_val_mse"]), ("darts_none_best", _best_of(r["darts_none"])[1]),
                                ("evolution", r["evolution_best"])):
                 vals = [v for v in [first, *r.get(f"{key}_retrained", [])] if v is not None]
                 cells.append(f"{_fmt(r.get(f'{key}_selected_mean'))} ({_fmt(min(vals), 3)}-{_fmt(max(vals), 3)})" if vals else "-")
             lines.append(f"| {r['seed']} | {' | '.join(cells)} | {_fmt(r.get('ratio_selected_vs_evolution'), 3)} "
-                         f"| {_fmt(r.get('ratio_none_selected'), 3)} |")
+                         f"| {_fmt(r.get('ratio_none_selected'), 3)} | {_fmt(r.get('ratio_none_top1_retrained'), 3)} |")
     s = summary
     lines += [
         "",
@@ -239,11 +285,13 @@ def markdown(meta: dict[str, Any], rows: list[dict[str, Any]], summary: dict[str
         f"{s['collapsed_without_remedy']}/{s['seeds']} seeds without the remedy, {s['collapsed_with_remedy']}/{s['seeds']} with it; "
         f"the top-1 derived architecture itself is beyond the threshold in {s['top1_beyond_threshold_without_remedy']}/{s['seeds']} "
         f"without and {s['top1_beyond_threshold_with_remedy']}/{s['seeds']} with the remedy",
-        *([f"- retrained selected architectures, mean over seeds: darts {_fmt(s['mean_selected_darts'])}, plain DARTS "
-           f"{_fmt(s['mean_selected_none'])}, evolution {_fmt(s['mean_selected_evolution'])}; darts / evolution median "
-           f"{_fmt(s['median_ratio_selected_darts_vs_evolution'], 3)}; plain / darts median "
-           f"{_fmt(s['median_ratio_selected_none_vs_remedy'], 3)} (the remedy's architecture better in "
-           f"{s['seeds_remedy_selected_better']}/{s['seeds']} seeds)"] if s.get("mean_selected_darts") is not None else []),
+        *([f"- retrained, mean over seeds: darts best {_fmt(s['mean_selected_darts'])} (top-1 {_fmt(s['mean_top1_retrained_darts'])}), "
+           f"plain DARTS best {_fmt(s['mean_selected_none'])} (top-1 {_fmt(s['mean_top1_retrained_none'])}), evolution best "
+           f"{_fmt(s['mean_selected_evolution'])}; darts best / evolution median {_fmt(s['median_ratio_selected_darts_vs_evolution'], 3)} "
+           f"(top-1: {_fmt(s['median_ratio_top1_retrained_vs_evolution'], 3)}); plain / darts median "
+           f"{_fmt(s['median_ratio_selected_none_vs_remedy'], 3)} for the best, {_fmt(s['median_ratio_top1_retrained_none_vs_remedy'], 3)} "
+           f"for the top-1 (the remedy's better in {s['seeds_remedy_selected_better']}/{s['seeds']} and "
+           f"{s['seeds_remedy_top1_retrained_better']}/{s['seeds']} seeds)"] if s.get("mean_selected_darts") is not None else []),
         f"- mean validation MSE of one trained architecture: derived by darts {_fmt(s['mean_derived_val_mse_with_remedy'])}, "
         f"by plain DARTS {_fmt(s['mean_derived_val_mse_without_remedy'])}, proposed by evolution "
         f"{_fmt(s['mean_evolution_trial_val_mse'])} (its population of 20 is still random at these budgets)",
@@ -270,10 +318,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
     ap.add_argument("--name", default="darts", help="output file stem (default darts: darts.json, darts.md)")
     ap.add_argument("--db", default=None, help="SQLite file to keep (default: a temporary one)")
-    ap.add_argument("--render", metavar="JSON", help="only rewrite the Markdown (and summary) of a stored result file")
+    ap.add_argument("--render", metavar="JSON", help="only rewrite the Markdown (and summary) of a stored result file "
+                    "(retraining what it lacks of the selected architectures)")
     args = ap.parse_args(argv)
     if args.render:
         stored = json.loads(Path(args.render).read_text())
+        if args.repeats and any("darts_best_retrained" not in r for r in stored["runs"]):
+            # A result stored before the best-of-k arms were retrained: add them (same seeds, same code).
+            with tempfile.TemporaryDirectory() as tmp:
+                task = task_args(stored["meta"]["task"], tmp)
+                for r in stored["runs"]:
+                    add_retrained(r, task, stored["meta"]["space"], stored["meta"].get("repeats", args.repeats))
         summary = summarise(stored["runs"])
         stored["summary"] = summary
         Path(args.render).write_text(json.dumps(stored, indent=2, default=str))
@@ -302,18 +357,11 @@ def main(argv: list[str] | None = None) -> int:
                 "evolution_val_mse": [t.value for t in evo.records if t.kind == "arch"],
                 "evolution_at_top1_cpu": best_within(evo, d["top1_cpu_seconds"] or 0.0),
             }
-            for key, arch, first in (("darts", (d["derived"] or [None])[0], d["top1_val_mse"]),
-                                     ("darts_none", (n["derived"] or [None])[0], n["top1_val_mse"]),
-                                     ("evolution", row["evolution_best_arch"], evo.best_value)):
-                again = retrained(task, args.space, arch, args.repeats)
-                row[f"{key}_retrained"] = again
-                row[f"{key}_selected_mean"] = _mean([first, *again]) if first is not None else _mean(again)
+            add_retrained(row, task, args.space, args.repeats)
             row["ratio_top1"] = _ratio(d["top1_val_mse"], row["evolution_at_top1_cpu"])
             row["ratio_best"] = _ratio(d["best_val_mse"], row["evolution_best"])
             row["ratio_none_top1"] = _ratio(n["top1_val_mse"], d["top1_val_mse"])
             row["ratio_none_best"] = _ratio(n["best_val_mse"], d["best_val_mse"])
-            row["ratio_selected_vs_evolution"] = _ratio(row["darts_selected_mean"], row["evolution_selected_mean"])
-            row["ratio_none_selected"] = _ratio(row["darts_none_selected_mean"], row["darts_selected_mean"])
             rows.append(row)
             print(f"seed {seed}: darts top-1 {_fmt(d['top1_val_mse'])} best {_fmt(d['best_val_mse'])} "
                   f"(CPU {d['total_cpu_seconds']:.0f} s, collapsed {d['collapsed']}); plain DARTS {_fmt(n['top1_val_mse'])} / "
