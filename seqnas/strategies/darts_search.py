@@ -462,17 +462,20 @@ def perturbation_select(space: SearchSpace, choices: Sequence[Choice], start: Se
     for ci, c in enumerate(choices):
         if not space.is_active(space[c.params[0]], partial):
             continue
+        if len(c.options) == 1:  # nothing to decide, nothing to tune
+            scores[ci] = [0.0]
+            partial.update(c.assignment(0))
+            continue
+        base = val_loss(current)
         rises = []
-        if len(c.options) > 1:
-            base = val_loss(current)
-            for k in range(len(c.options)):
-                probe = list(current)
-                probe[ci] = current[ci].clone()
-                probe[ci][k] = 0.0
-                rise = val_loss(probe) - base
-                rises.append(rise if math.isfinite(rise) else math.inf)
-        best = int(np.argmax(rises)) if rises else 0
-        scores[ci] = [float(r) if math.isfinite(r) else 1e30 for r in rises] or [0.0]
+        for k in range(len(c.options)):
+            probe = list(current)
+            probe[ci] = current[ci].clone()
+            probe[ci][k] = 0.0
+            rise = val_loss(probe) - base
+            rises.append(rise if math.isfinite(rise) else math.inf)
+        best = int(np.argmax(rises))
+        scores[ci] = [float(r) if math.isfinite(r) else 1e30 for r in rises]
         current[ci] = F.one_hot(torch.tensor(best), len(c.options)).to(torch.float32)
         partial.update(c.assignment(best))
         tune(current, ci + 1)
