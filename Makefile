@@ -13,7 +13,7 @@ $(BIN)/.installed: pyproject.toml
 
 # The main job: race every registered strategy on sunspots / rnn-macro, 3 seeds, 50 CPU-seconds of
 # evaluation per run (about 8 minutes on 2 free cores); prints the table, writes report/report.html.
-# darts spends about 25 of its 50 CPU-seconds on 6 supernet epochs (its default 20 would not fit).
+# darts spends about 20 of its 50 CPU-seconds on 6 supernet epochs (its default 20 would not fit).
 # Run again, it keeps what is finished (an interrupted race resumes); `rm -rf report` starts over.
 RACE_BUDGET ?= --cpu-seconds 50 --seeds 3 --max-epochs 30 --patience 5 --option darts.epochs=6
 run: $(BIN)/.installed
