@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -14,6 +15,12 @@ from seqnas.space import space_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 SEQNAS = [sys.executable, "-m", "seqnas.cli"]
+
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    # Started in the background without job control (`nohup ... &`, some CI shells): SIGINT is
+    # ignored, and every `seqnas` the tests start would inherit that and never see the Ctrl-C
+    # the interrupt tests send. A handler, unlike SIG_IGN, is reset to the default on exec.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # A training budget small enough for tests, still real torch training.
 TINY_TRAIN = TrainBudget(max_epochs=3, patience=2, batch_size=64)
