@@ -146,20 +146,13 @@ class _LaneExecutor(PoolExecutor):
 
 @dataclass(frozen=True)
 class _Warmup:
-    """A one-shot job that loads the task and runs torch once in a fresh worker."""
+    """A one-shot job that loads the task in a fresh worker (which warmed torch up as it started)."""
 
     task: TaskSpec | None
 
     def __call__(self, evaluator: Any, seed: int) -> Result:
-        import torch
-
         if self.task is not None:
             load_task(self.task)
-        # The first Adam step imports torch._dynamo (about 1 CPU-second): pay it here, once per worker.
-        net = torch.nn.LSTM(1, 2, batch_first=True)
-        opt = torch.optim.Adam(net.parameters())
-        net(torch.zeros(2, 3, 1))[0].sum().backward()
-        opt.step()
         return Result(TrialState.COMPLETE)
 
 

@@ -56,6 +56,9 @@ class TaskEvaluator:
         metrics: dict[str, Any] = {}
         try:
             data = load_task(self.task)
+            # CPU-seconds count this trial's own work: reading the task happens once per process
+            # (then it is cached), so the first trial a process runs must not pay for it.
+            c0 = time.process_time()
             gen = seed_everything(trial_seed(seed, arch))
             model = build(arch, self.family, data.n_features, data.horizon)
             metrics["params"] = count_params(model)

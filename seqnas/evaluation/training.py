@@ -50,6 +50,16 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+def warm_up_torch() -> None:
+    """Pay torch's one-time costs in this process now: the first Adam step imports torch._dynamo
+    (about 1 CPU-second) and the first recurrent forward/backward initialises its kernels. A
+    worker process calls it before it takes trials, so no trial's CPU-seconds include them."""
+    net = nn.LSTM(1, 2, batch_first=True)
+    opt = torch.optim.Adam(net.parameters())
+    net(torch.zeros(2, 3, 1))[0].sum().backward()
+    opt.step()
+
+
 def mse(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch: int = 512) -> float:
     model.eval()
     total = 0.0

@@ -21,6 +21,7 @@ class InlineExecutor(Executor):
                               "process and cannot stop one (with --workers 1, leave --executor out to get a 1-worker pool)")
         super().__init__(1)
         self._queue: deque[tuple[int, Evaluator, Proposal, int]] = deque()
+        self._warm = False
 
     def submit(self, tag: int, evaluator: Evaluator, proposal: Proposal, seed: int) -> None:
         self._queue.append((tag, evaluator, proposal, seed))
@@ -29,6 +30,12 @@ class InlineExecutor(Executor):
         if not self._queue:
             return []
         tag, evaluator, proposal, seed = self._queue.popleft()
+        if not self._warm and getattr(evaluator, "task", None) is not None:
+            # Torch's one-time costs, before the first trial's clock starts (as pool workers do).
+            from seqnas.evaluation.training import warm_up_torch
+
+            warm_up_torch()
+            self._warm = True
         return [(tag, run_trial(evaluator, proposal, seed))]
 
     def pending(self) -> int:

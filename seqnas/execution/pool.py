@@ -27,7 +27,10 @@ def _worker_main(conn: Connection) -> None:
     os.environ["OMP_NUM_THREADS"] = "1"
     import torch
 
+    from seqnas.evaluation.training import warm_up_torch
+
     torch.set_num_threads(1)
+    warm_up_torch()
     conn.send(("ready", os.getpid()))
     while True:
         try:
