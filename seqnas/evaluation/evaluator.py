@@ -52,7 +52,7 @@ class TaskEvaluator:
     max_params: int | None = None
 
     def __call__(self, arch: Arch, seed: int) -> Result:
-        t0, c0 = time.perf_counter(), time.process_time()
+        t0 = time.perf_counter()
         metrics: dict[str, Any] = {}
         try:
             data = load_task(self.task)

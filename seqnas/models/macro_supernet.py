@@ -114,6 +114,7 @@ class MacroSupernet(Supernet):
         # Residual connections between layers: a choice when the space has the parameter (a
         # layer's output plus p(residual) times its input), else the fixed value.
         self.residual_src: int | None = None
+        self.residual_on = 0  # the index of the option residual=True in that choice
         self.residual_fixed = bool(fixed.get("residual", DEFAULTS["residual"]))
         if "residual" in names and max_depth > 1:
             res = self._categorical(space, "residual")
@@ -123,6 +124,7 @@ class MacroSupernet(Supernet):
                 choices.append(Choice("residual", ("residual",), tuple((v,) for v in res.choices),
                                       tuple("residual" if v else "plain" for v in res.choices), (False, False)))
                 self.residual_src = len(choices) - 1
+                self.residual_on = [bool(v) for v in res.choices].index(True)
         self.cells: list[list[str]] = options["cell"]
         self.widths: list[list[int]] = options["hidden"]
         for cells in self.cells:
@@ -177,10 +179,9 @@ class MacroSupernet(Supernet):
                 # discrete model projects linearly between different widths) and DARTS-'s auxiliary skip.
                 skip = h[..., : out.shape[-1]] if h.shape[-1] >= out.shape[-1] else F.pad(h, (0, out.shape[-1] - h.shape[-1]))  # type: ignore[union-attr]
                 if self.residual_src is not None:
-                    res = weights[self.residual_src]
-                    on = [i for i, c in enumerate(self.choices[self.residual_src].options) if c[0]][0]
-                    if float(res[on].detach()) != 0.0:
-                        out = out + res[on] * skip
+                    w_res = weights[self.residual_src][self.residual_on]
+                    if float(w_res.detach()) != 0.0:
+                        out = out + w_res * skip
                 elif self.residual_fixed:
                     out = out + skip
                 if self.aux_weight != 0:

@@ -403,7 +403,6 @@ def search_supernet(space: SearchSpace, data: TaskData, config: DartsConfig, gen
             if cfg.stop_patience and epoch > warmup and stable >= cfg.stop_patience:
                 diag.stopped_early, diag.stop_reason = epoch < cfg.epochs, "stable" if epoch < cfg.epochs else None
                 break
-            prev_ps = ps
         diag.derived_from_epoch = final_epoch
         diag.derivation_param_free_share = net.param_free_share(final)
         ranking = final
@@ -459,6 +458,7 @@ def perturbation_select(space: SearchSpace, choices: Sequence[Choice], start: Se
     scores: list[list[float] | None] = [None] * len(choices)
     after: list[float] = []
     partial: dict[str, Any] = dict(fixed)
+    base: float | None = None  # the loss of ``current`` with the weights as they are now
     for ci, c in enumerate(choices):
         if not space.is_active(space[c.params[0]], partial):
             continue
@@ -466,7 +466,8 @@ def perturbation_select(space: SearchSpace, choices: Sequence[Choice], start: Se
             scores[ci] = [0.0]
             partial.update(c.assignment(0))
             continue
-        base = val_loss(current)
+        if base is None:
+            base = val_loss(current)
         rises = []
         for k in range(len(c.options)):
             probe = list(current)
@@ -479,7 +480,8 @@ def perturbation_select(space: SearchSpace, choices: Sequence[Choice], start: Se
         current[ci] = F.one_hot(torch.tensor(best), len(c.options)).to(torch.float32)
         partial.update(c.assignment(best))
         tune(current, ci + 1)
-        after.append(val_loss(current))
+        base = val_loss(current)
+        after.append(base)
     finite = [abs(v) for sc in scores if sc for v in sc if abs(v) < 1e30]
     temperature = float(np.mean(finite)) if finite and np.mean(finite) > 0 else 1.0
     ranking = []
