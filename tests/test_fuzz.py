@@ -243,25 +243,24 @@ def _exercise(space: SearchSpace) -> None:
     space.validate(space.grid_at(size - 1, 3))
 
 
-def check_space_dict(d) -> str:
+def _load_checked(load) -> str:
+    """A space loads and works, or is refused with a one-line UserError."""
     try:
-        space = space_from_dict(d)
+        space = load()
     except UserError as e:
         assert "\n" not in str(e)
         return "user-error"
     _exercise(space)
     return "loaded"
+
+
+def check_space_dict(d) -> str:
+    return _load_checked(lambda: space_from_dict(d))
 
 
 def check_space_text(path: Path, text: str) -> str:
     Path(path).write_bytes(text.encode("utf-8", errors="replace"))
-    try:
-        space = space_from_file(path)
-    except UserError as e:
-        assert "\n" not in str(e)
-        return "user-error"
-    _exercise(space)
-    return "loaded"
+    return _load_checked(lambda: space_from_file(path))
 
 
 def _yaml(d) -> str:
