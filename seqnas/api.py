@@ -13,6 +13,7 @@ import pandas as pd
 from seqnas.errors import ConfigError
 from seqnas.evaluation import TrainBudget, parse_objectives
 from seqnas.execution import Executor, make_executor
+from seqnas.final import Final, check_final, load_final, run_final
 from seqnas.pareto import pareto_mask
 from seqnas.progress import RichProgress
 from seqnas.runner import NoProgress, Runner
@@ -34,6 +35,7 @@ class SearchResult:
     strategy: str
     settings: StudySettings
     records: list[TrialRecord]
+    final: Final | None = None  # the selected architecture retrained with fresh seeds (``final_repeats``)
 
     @property
     def objectives(self) -> tuple[str, ...]:
@@ -91,8 +93,10 @@ class SearchResult:
 
 
 def _result(storage: Storage, row: StudyRow) -> SearchResult:
-    return SearchResult(row.name, str(storage.path), SearchSpace.from_json(row.space), row.strategy,
-                        StudySettings.from_json(row.settings), storage.trials(row))
+    settings = StudySettings.from_json(row.settings)
+    records = storage.trials(row)
+    return SearchResult(row.name, str(storage.path), SearchSpace.from_json(row.space), row.strategy, settings, records,
+                        load_final(storage, row, records, settings.seed))
 
 
 def _progress(progress: bool | None, label: str) -> Any:
@@ -163,12 +167,16 @@ def search(
     executor_options: dict[str, Any] | None = None,
     trial_timeout: float | None = None,
     ray_address: str | None = None,
+    final_repeats: int = 3,
+    final_top: int = 1,
     progress: bool | None = None,
 ) -> SearchResult:
     """Search ``space`` on a task (built-in, or ``csv``/``target``) or on ``objective(arch) -> float``.
 
     With ``db`` the study is stored there; calling ``search`` again with the same ``study`` and
-    ``db`` continues it (to the new budget) instead of starting over.
+    ``db`` continues it (to the new budget) instead of starting over. On a task, the best
+    architecture is then retrained ``final_repeats`` times with fresh seeds (``final_top`` > 1:
+    the best of that many candidates by mean retrained validation MSE), in ``result.final``.
     """
     sp = get_space(space)
     if objective is not None:
@@ -182,6 +190,7 @@ def search(
                          window=window, horizon=horizon)
         load_task(spec)  # a bad CSV is reported now, before any study is written
     train_budget = train if isinstance(train, TrainBudget) else TrainBudget(**(train or {}))
+    check_final(final_repeats, final_top)
     if trials is None and seconds is None and cpu_seconds is None:
         trials = default_trials(strategy)
     settings = StudySettings(seed=seed, objectives=names, budget=Budget(trials, seconds, cpu_seconds), task=spec,
@@ -195,6 +204,8 @@ def search(
         row = open_study(storage, study or f"{strategy}-seed{seed}", sp, strategy, strategy_options or {}, settings)
         storage.set_state(row, "trial_timeout", ex.trial_timeout)  # `resume` keeps the limit
         Runner(storage, row, strat, evaluator, ex, settings.budget, seed, _progress(progress, strategy)).run()
+        if spec is not None:
+            run_final(storage, row, evaluator, ex, seed, final_repeats, final_top)
         return _result(storage, storage.get_study(row.name))
     finally:
         if owned:
@@ -207,7 +218,8 @@ def resume(study: str, db: str, *, workers: int | None = 1, executor: str | Exec
            objective: Callable[[Arch], Any] | None = None, progress: bool | None = None) -> SearchResult:
     """Continue a stored study to its budget: finished trials are kept, running ones re-run.
 
-    ``trial_timeout`` None keeps the limit the study was searched with.
+    ``trial_timeout`` None keeps the limit the study was searched with; the best architecture is
+    retrained as the study's search asked (its stored ``final_repeats``).
     """
     storage = Storage(db, create=False)
     try:
@@ -226,6 +238,32 @@ def resume(study: str, db: str, *, workers: int | None = 1, executor: str | Exec
             if given:
                 storage.set_state(row, "trial_timeout", ex.trial_timeout)  # the new limit, for later resumes
             Runner(storage, row, strat, evaluator, ex, settings.budget, settings.seed, _progress(progress, row.strategy)).run()
+            final = storage.get_state(row, "final")
+            if settings.task is not None and final and final.get("repeats"):
+                run_final(storage, row, evaluator, ex, settings.seed, int(final["repeats"]), int(final.get("top", 1)))
+        finally:
+            if owned:
+                ex.shutdown()
+        return _result(storage, storage.get_study(study))
+    finally:
+        storage.close()
+
+
+def retrain(study: str, db: str, *, repeats: int = 3, top: int = 1, workers: int | None = 1,
+            executor: str | Executor | None = None) -> SearchResult:
+    """Retrain a stored study's best architecture (``top`` > 1: its best candidates) ``repeats`` times with
+    fresh seeds; retrainings already stored are not run again."""
+    check_final(repeats, top)
+    storage = Storage(db, create=False)
+    try:
+        row = storage.get_study(study)
+        sp = SearchSpace.from_json(row.space)
+        settings = StudySettings.from_json(row.settings)
+        if settings.task is None:
+            raise ConfigError(f"study {study!r} searched an objective function; only task studies can be retrained")
+        ex, owned = _executor(executor, workers, None, None, None, None)
+        try:
+            run_final(storage, row, make_evaluator(sp, settings), ex, settings.seed, repeats, top)
         finally:
             if owned:
                 ex.shutdown()

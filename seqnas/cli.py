@@ -85,6 +85,28 @@ def add_task_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--horizon", type=_positive_int("--horizon"), help="steps to predict (default: per task, 1 for CSV)")
 
 
+def _nonneg(name: str) -> Callable[[str], int]:
+    def parse(s: str) -> int:
+        try:
+            v = int(s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a non-negative integer, got {s!r}") from None
+        if v < 0:
+            raise argparse.ArgumentTypeError(f"{name} must be a non-negative integer, got {s!r}")
+        return v
+
+    return parse
+
+
+def add_final_args(p: argparse.ArgumentParser, default: int | None) -> None:
+    g = p.add_argument_group("retraining of the selected architecture (outside the budget)")
+    g.add_argument("--final-repeats", type=_nonneg("--final-repeats"), default=default, metavar="R",
+                   help=f"train the best architecture again R times with fresh seeds (0: no retraining; default {default})")
+    g.add_argument("--final-top", type=_positive_int("--final-top"), default=1, metavar="M",
+                   help="retrain the best M architectures and select the one with the lowest mean retrained "
+                        "validation MSE (default 1)")
+
+
 def add_training_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("training of each architecture")
     g.add_argument("--max-epochs", type=_positive_int("--max-epochs"), default=60)
@@ -132,7 +154,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         train={"max_epochs": args.max_epochs, "patience": args.patience, "batch_size": args.batch_size},
         study=args.study or f"{args.strategy}-{args.task or ('csv' if args.csv else 'sunspots')}-seed{args.seed}",
         db=args.db, workers=_workers(args), executor=args.executor, trial_timeout=args.trial_timeout,
-        ray_address=args.ray_address, progress=not args.no_progress,
+        ray_address=args.ray_address, final_repeats=args.final_repeats, final_top=args.final_top,
+        progress=not args.no_progress,
     )
     _print_summary(result)
     return 0
@@ -148,10 +171,14 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from seqnas.api import load
+    from seqnas.api import load, retrain
     from seqnas.show import render_study
 
-    render_study(load(args.study, args.db), top=args.top)
+    if args.final_repeats:
+        result = retrain(args.study, args.db, repeats=args.final_repeats, top=args.final_top, workers=args.workers)
+    else:
+        result = load(args.study, args.db)
+    render_study(result, top=args.top)
     return 0
 
 
@@ -200,6 +227,7 @@ def _add_search(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=_nonneg_int, default=0)
     p.add_argument("--objectives", default=None, help="comma-separated, minimised: val_mse (default), params, latency")
     p.add_argument("--max-params", type=_positive_int("--max-params"), help="larger models fail without training")
+    add_final_args(p, default=3)
     add_training_args(p)
     add_execution_args(p)
     add_db_args(p, study_required=False)
@@ -215,10 +243,13 @@ def _add_resume(p: argparse.ArgumentParser) -> None:
 
 @command("show", "best architecture, its metrics, the top trials and the failures", """examples:
   seqnas show --study demo --db runs.db
-  seqnas show --study demo --db runs.db --top 20""")
+  seqnas show --study demo --db runs.db --top 20
+  seqnas show --study demo --db runs.db --final-repeats 5   # retrain the best 5 times (stored)""")
 def _add_show(p: argparse.ArgumentParser) -> None:
     add_db_args(p)
     p.add_argument("--top", type=_positive_int("--top"), default=10)
+    add_final_args(p, default=0)
+    p.add_argument("--workers", type=_positive_int("--workers"), default=1, help="retrainings in parallel (default 1)")
 
 
 @command("export", "retrain the best architecture and write it with its weights", """examples:
@@ -252,7 +283,9 @@ def _run_compare(args: argparse.Namespace) -> Any:
         if not args.db:
             raise ConfigError("--resume needs --db, the race's SQLite file")
         return resume_race(args.db, race=args.race, out=args.out, workers=args.workers, trials=args.trials,
-                           cpu_seconds=args.cpu_seconds, trial_timeout=args.trial_timeout, progress=not args.no_progress)
+                           cpu_seconds=args.cpu_seconds, trial_timeout=args.trial_timeout,
+                           final_repeats=args.final_repeats, final_top=args.final_top if args.final_top != 1 else None,
+                           progress=not args.no_progress)
     options: dict[str, dict[str, Any]] = {}
     for key, value in _options(args.option).items():
         strategy, dot, name = key.partition(".")
@@ -266,7 +299,9 @@ def _run_compare(args: argparse.Namespace) -> Any:
         time_column=args.time_column, window=args.window, horizon=args.horizon, strategies=args.strategies or "all",
         strategy_options=options, trials=args.trials, cpu_seconds=args.cpu_seconds, seeds=args.seeds or 3,
         max_params=args.max_params, train=train, db=args.db, out=args.out or "report", race=args.race or "race",
-        workers=args.workers, trial_timeout=args.trial_timeout, progress=not args.no_progress)
+        workers=args.workers, trial_timeout=args.trial_timeout,
+        final_repeats=3 if args.final_repeats is None else args.final_repeats, final_top=args.final_top,
+        charge_strategy=not args.no_charge_strategy, progress=not args.no_progress)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -293,7 +328,8 @@ def _print_race(table: Any, files: dict[str, str], errors: dict[str, str]) -> in
   seqnas compare --task sunspots --space rnn-macro --strategies all --trials 30 --seeds 3 --out report/
   seqnas compare --task sunspots --strategies evolution,rl,darts --cpu-seconds 120 --seeds 5 --out race/
   seqnas compare --csv data.csv --target load --strategies all --trials 20 --out myrace/ --max-epochs 30
-  seqnas compare --resume --db report/race.db""")
+  seqnas compare --resume --db report/race.db
+  seqnas compare --resume --db report/race.db --final-repeats 5   # retrain each selection 5 times""")
 def _add_compare(p: argparse.ArgumentParser) -> None:
     add_task_args(p)
     p.add_argument("--space", help="built-in space (default rnn-macro) or a .yaml/.json space file")
@@ -303,7 +339,10 @@ def _add_compare(p: argparse.ArgumentParser) -> None:
     g.add_argument("--trials", type=_positive_int("--trials"), help="finished architecture trials")
     g.add_argument("--cpu-seconds", type=_positive_float("--cpu-seconds"), help="CPU-seconds of evaluation")
     p.add_argument("--seeds", type=_positive_int("--seeds"), help="runs per strategy, seeds 0..N-1 (default 3)")
+    g.add_argument("--no-charge-strategy", action="store_true",
+                   help="leave the strategies' own CPU time (ask/tell) out of --cpu-seconds (the report says so)")
     p.add_argument("--max-params", type=_positive_int("--max-params"), help="larger models fail without training")
+    add_final_args(p, default=None)
     add_training_args(p)
     p.set_defaults(max_epochs=None, patience=None, batch_size=None)  # None: the default, and not given with --resume
     g = p.add_argument_group("execution")

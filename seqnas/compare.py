@@ -16,10 +16,12 @@ from typing import Any
 
 import pandas as pd
 
+from seqnas import baselines
 from seqnas.errors import ConfigError, StudyError
-from seqnas.evaluation import TrainBudget
+from seqnas.evaluation import TaskEvaluator, TrainBudget
 from seqnas.execution.base import check_trial_timeout
 from seqnas.execution.pool import PoolExecutor
+from seqnas.final import check_final, final_seeds, result_entry, run_final
 from seqnas.runner import Runner
 from seqnas.space import SearchSpace, get_space
 from seqnas.storage import Storage, StudyRow
@@ -29,6 +31,8 @@ from seqnas.tasks import TaskSpec, load_task, task_spec
 from seqnas.trial import Proposal, Result, TrialState
 
 RACE_KEY = "race:"  # meta-table key prefix of a race's record
+BASELINES_KEY = "race-baselines:"  # + race name: the deterministic baselines (persistence, linear)
+LSTM_KEY = "race-baseline-lstm:"  # + race name + "/seed<k>": the default LSTM's retrainings for race seed k
 DEFAULT_RACE = "race"
 BASELINE = "random"
 
@@ -50,6 +54,8 @@ class RaceSpec:
     strategy_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     out: str | None = None
     trial_timeout: float | None = None
+    final_repeats: int = 0  # retrainings of each run's selected architecture (0: none; races before it had none)
+    final_top: int = 1  # candidates retrained per run; the best by mean retrained validation MSE is selected
 
     def study_name(self, strategy: str, seed: int) -> str:
         return f"{self.name}/{strategy}/seed{seed}"
@@ -66,18 +72,23 @@ class RaceSpec:
         settings.pop("seed")
         return {"version": 1, "name": self.name, "strategies": list(self.strategies), "seeds": list(self.seeds),
                 "space": self.space, "settings": settings, "strategy_options": self.strategy_options, "out": self.out,
-                "trial_timeout": self.trial_timeout}
+                "trial_timeout": self.trial_timeout, "final_repeats": self.final_repeats, "final_top": self.final_top}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> RaceSpec:
         return cls(name=d["name"], strategies=tuple(d["strategies"]), seeds=tuple(int(k) for k in d["seeds"]),
                    space=d["space"], settings=StudySettings.from_json({**d["settings"], "seed": 0}),
                    strategy_options={k: dict(v) for k, v in (d.get("strategy_options") or {}).items()}, out=d.get("out"),
-                   trial_timeout=d.get("trial_timeout"))
+                   trial_timeout=d.get("trial_timeout"), final_repeats=int(d.get("final_repeats", 0)),
+                   final_top=int(d.get("final_top", 1)))
 
     def identity(self) -> dict[str, Any]:
-        """What must match for a stored race to be continued (strategies, seeds and budget may grow)."""
+        """What must match for a stored race to be continued (strategies, seeds, budget and retraining may grow)."""
         return {"space": self.space, "settings": self.settings.identity()}
+
+    def done_marker(self) -> dict[str, Any]:
+        """Stored with a finished study: a resume skips the study while this matches."""
+        return {"budget": self.settings.budget.to_json(), "final": [self.final_repeats, self.final_top]}
 
 
 def resolve_strategies(strategies: str | Sequence[str]) -> tuple[str, ...]:
@@ -231,29 +242,70 @@ class _StudyProgress:
 
 @dataclass
 class _Job:
-    strategy: str
+    strategy: str  # or baselines.DEFAULT_LSTM: the default LSTM's retrainings for this race seed
     seed: int
-    row: StudyRow
+    row: StudyRow | None = None
 
 
 def _run_job(storage: Storage, executor: _LaneExecutor, spec: RaceSpec, job: _Job, progress: RaceProgress) -> None:
+    if job.row is None:
+        _run_lstm_baseline(storage, executor, spec, job.seed, progress)
+        return
     settings = spec.settings_for(job.seed)
     space = SearchSpace.from_json(spec.space)
     row = storage.get_study(job.row.name)
     sp = progress.for_study(row.name)
+    evaluator = make_evaluator(space, settings)
     runner = Runner(storage, row, make_strategy(job.strategy, space, seed=job.seed, objectives=settings.objectives,
                                                 options=spec.strategy_options.get(job.strategy)),
-                    make_evaluator(space, settings), executor, settings.budget, job.seed, sp)
+                    evaluator, executor, settings.budget, job.seed, sp)
     sp.runner = runner
     runner.run()
-    # The study reached its budget (or its strategy ran out of proposals): a resume skips it.
-    storage.set_state(row, "race_done", {"budget": settings.budget.to_json(), "at": time.time()})
+    # What the user gets: the selected architecture trained again with fresh seeds (outside the budget).
+    final = run_final(storage, row, evaluator, executor, job.seed, spec.final_repeats, spec.final_top)
+    # The study reached its budget (or its strategy ran out of proposals) and is retrained: a resume skips it.
+    storage.set_state(row, "race_done", {**spec.done_marker(), "at": time.time()})
     storage.set_state(row, "race_error", None)
     progress.set(row.name, progress.per_study)
     best = runner.best
+    retrained = "" if final is None else f"; retrained test MSE {final.test_mse:.4g} ({len(final.test)} seeds)"
     progress.note(f"[green]done[/green] {job.strategy} seed {job.seed}: best {settings.objectives[0]} "
                   f"{'-' if best is None else f'{best:.4g}'} after {runner.finished} trials "
-                  f"({runner.failed} failed, {runner.cpu_used:.0f} CPU-s)")
+                  f"({runner.failed} failed, {runner.cpu_used:.0f} CPU-s){retrained}")
+
+
+def _run_lstm_baseline(storage: Storage, executor: _LaneExecutor, spec: RaceSpec, seed: int, progress: RaceProgress) -> None:
+    """Train the default LSTM with race seed ``seed``'s retraining seeds; each result is stored as it arrives."""
+    key = f"{LSTM_KEY}{spec.name}/seed{seed}"
+    runs: dict[str, Any] = dict(storage.get_meta(key) or {})
+    evaluator = TaskEvaluator(spec.settings.task, "rnn-macro", spec.settings.train)  # type: ignore[arg-type]
+    arch = baselines.default_lstm_arch()
+    for s in final_seeds(seed, spec.final_repeats):
+        if str(s) in runs:
+            continue
+        executor.submit(s, evaluator, Proposal(arch=arch, kind="final"), s)
+        done: list[tuple[int, Result]] = []
+        while not done:
+            done = executor.wait(timeout=1.0)
+        runs[str(s)] = result_entry(done[0][1])
+        storage.set_meta(key, runs)
+    ok = [r["test_mse"] for r in runs.values() if "test_mse" in r]
+    progress.note(f"[green]done[/green] {baselines.label(baselines.DEFAULT_LSTM)} seed {seed}: test MSE "
+                  f"{sum(ok) / len(ok) if ok else float('nan'):.4g} ({len(ok)} trainings)")
+
+
+def store_fixed_baselines(storage: Storage, spec: RaceSpec) -> None:
+    """Persistence and ridge regression: deterministic, computed once per race (cheap)."""
+    if spec.settings.task is None or storage.get_meta(BASELINES_KEY + spec.name):
+        return
+    data = load_task(spec.settings.task)
+    storage.set_meta(BASELINES_KEY + spec.name, {baselines.PERSISTENCE: baselines.persistence(data),
+                                                  baselines.LINEAR: baselines.ridge(data)})
+
+
+def lstm_baseline_done(storage: Storage, spec: RaceSpec, seed: int) -> bool:
+    runs = storage.get_meta(f"{LSTM_KEY}{spec.name}/seed{seed}") or {}
+    return all(str(s) in runs for s in final_seeds(seed, spec.final_repeats))
 
 
 def _lane(db: str, spec: RaceSpec, queue: deque[_Job], lock: threading.Lock, stop: threading.Event,
@@ -277,8 +329,11 @@ def _lane(db: str, spec: RaceSpec, queue: deque[_Job], lock: threading.Lock, sto
                 return
             except Exception as e:  # noqa: BLE001 - one broken study must not stop the others
                 msg = f"{type(e).__name__}: {e}"
-                errors[job.row.name] = msg
-                storage.set_state(job.row, "race_error", msg)
+                if job.row is None:
+                    errors[f"{spec.name}/{baselines.label(job.strategy)}/seed{job.seed}"] = msg
+                else:
+                    errors[job.row.name] = msg
+                    storage.set_state(job.row, "race_error", msg)
                 progress.note(f"[red]error[/red] {job.strategy} seed {job.seed}: {msg}")
     finally:
         executor.shutdown()
@@ -353,6 +408,9 @@ def compare(
     race: str = DEFAULT_RACE,
     workers: int | None = None,
     trial_timeout: float | None = None,
+    final_repeats: int = 3,
+    final_top: int = 1,
+    charge_strategy: bool = True,
     progress: bool | None = None,
 ) -> RaceResult:
     """Race ``strategies`` on one task: same space, budget (``trials`` or ``cpu_seconds`` per run) and seeds.
@@ -360,6 +418,12 @@ def compare(
     All trials go into one SQLite file (``db``, default ``<out>/race.db``); calling ``compare``
     again on the same database continues the race (more seeds, strategies or budget run only
     what is missing). With ``out`` the report (table, plots, Markdown, HTML) is written there.
+
+    After its search, each run's selected architecture is retrained ``final_repeats`` times
+    with fresh seeds (outside the budget; with ``final_top`` > 1 the best of that many
+    candidates by mean retrained validation MSE is selected): the table ranks on these
+    retrained figures. ``charge_strategy=False`` leaves the strategies' own CPU time out of a
+    ``cpu_seconds`` budget.
     """
     if db is None and out is None:
         raise ConfigError("give db= (the race's SQLite file) or out= (the report directory; the race is stored in <out>/race.db)")
@@ -372,8 +436,9 @@ def compare(
     train_budget = train if isinstance(train, TrainBudget) else TrainBudget(**(train or {}))
     if trials is None and cpu_seconds is None:
         trials = 30
-    settings = StudySettings(seed=0, objectives=("val_mse",), budget=Budget(trials, None, cpu_seconds), task=spec_task,
-                             train=train_budget, max_params=max_params)
+    check_final(final_repeats, final_top)
+    settings = StudySettings(seed=0, objectives=("val_mse",), budget=Budget(trials, None, cpu_seconds, charge_strategy),
+                             task=spec_task, train=train_budget, max_params=max_params)
     names = resolve_strategies(strategies)
     options = {k: dict(v) for k, v in (strategy_options or {}).items()}
     unknown = sorted(set(options) - set(names))
@@ -405,16 +470,18 @@ def compare(
         raise ConfigError("no registered strategy can search this space")
     make_evaluator(sp, settings)
     check_trial_timeout(trial_timeout)
-    spec = RaceSpec(race, names, resolve_seeds(seeds), sp.to_json(), settings, options, out, trial_timeout)
+    spec = RaceSpec(race, names, resolve_seeds(seeds), sp.to_json(), settings, options, out, trial_timeout, final_repeats,
+                    final_top)
     return _run_race(spec, db or str(Path(out or ".") / "race.db"), out, workers, progress)
 
 
 def resume_race(db: str, *, race: str | None = None, out: str | None = None, workers: int | None = None,
                 trials: int | None = None, cpu_seconds: float | None = None, trial_timeout: float | None = None,
-                progress: bool | None = None) -> RaceResult:
+                final_repeats: int | None = None, final_top: int | None = None, progress: bool | None = None) -> RaceResult:
     """Continue a stored race: finished studies are kept, an interrupted one resumes (running trials re-run).
 
-    ``trials`` / ``cpu_seconds`` replace the stored budget (to extend a race), ``trial_timeout`` the stored limit.
+    ``trials`` / ``cpu_seconds`` replace the stored budget (to extend a race), ``trial_timeout`` the stored limit,
+    ``final_repeats`` / ``final_top`` the stored retraining (more retrainings run only what is missing).
     """
     storage = Storage(db, create=False)
     try:
@@ -422,7 +489,12 @@ def resume_race(db: str, *, race: str | None = None, out: str | None = None, wor
     finally:
         storage.close()
     if trials is not None or cpu_seconds is not None:
-        spec = dataclasses.replace(spec, settings=dataclasses.replace(spec.settings, budget=Budget(trials, None, cpu_seconds)))
+        budget = Budget(trials, None, cpu_seconds, spec.settings.budget.charge_strategy)
+        spec = dataclasses.replace(spec, settings=dataclasses.replace(spec.settings, budget=budget))
+    if final_repeats is not None or final_top is not None:
+        repeats, top = check_final(spec.final_repeats if final_repeats is None else final_repeats,
+                                   spec.final_top if final_top is None else final_top)
+        spec = dataclasses.replace(spec, final_repeats=repeats, final_top=top)
     if trial_timeout is not None:
         spec = dataclasses.replace(spec, trial_timeout=check_trial_timeout(trial_timeout))
     return _run_race(spec, db, out or spec.out, workers, progress)
@@ -439,15 +511,19 @@ def _run_race(spec: RaceSpec, db: str, out: str | None, workers: int | None, pro
     storage = Storage(db)
     try:
         spec = _store_spec(storage, spec)
+        store_fixed_baselines(storage, spec)
         space = SearchSpace.from_json(spec.space)
-        jobs: list[_Job] = []
+        # The default LSTM first (a few short trainings per seed), then the studies.
+        jobs = [_Job(baselines.DEFAULT_LSTM, seed) for seed in spec.seeds
+                if spec.settings.task is not None and not lstm_baseline_done(storage, spec, seed)]
         skipped = 0
+        marker = spec.done_marker()
         for strategy, seed in spec.studies():
             settings = spec.settings_for(seed)
             row = open_study(storage, spec.study_name(strategy, seed), space, strategy,
                              spec.strategy_options.get(strategy, {}), settings)
             done = storage.get_state(row, "race_done")
-            if done is not None and done.get("budget") == settings.budget.to_json():
+            if done is not None and all(done.get(k) == v for k, v in marker.items()):
                 skipped += 1
                 continue
             jobs.append(_Job(strategy, seed, row))
@@ -462,7 +538,7 @@ def _run_race(spec: RaceSpec, db: str, out: str | None, workers: int | None, pro
             if not any(j.strategy == strategy and j.seed == seed for j in jobs):
                 bar.set(spec.study_name(strategy, seed), bar.per_study)
         if skipped:
-            bar.note(f"race {spec.name!r}: {skipped} finished studies kept, {len(jobs)} to run")
+            bar.note(f"race {spec.name!r}: {skipped} finished studies kept, {sum(j.row is not None for j in jobs)} to run")
         if jobs:
             _run_lanes(db, spec, jobs, n_lanes, bar, errors)
     return _finish(spec, db, out, errors)

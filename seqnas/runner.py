@@ -44,16 +44,25 @@ class Runner:
         self.progress = progress or NoProgress()
         self.in_flight: dict[int, Proposal] = {}
         self.exhausted = False
+        # CPU time of this thread inside ask() and tell() not yet attributed to a stored trial.
+        self._strategy_cpu = 0.0
 
     # -- budget bookkeeping ----------------------------------------------------------------------
     def _load(self) -> list[TrialRecord]:
         records = self.storage.trials(self.study)
         self.finished = sum(1 for r in records if r.state.finished and r.kind == "arch")
         self.failed = sum(1 for r in records if r.state is TrialState.FAILED and r.kind == "arch")
-        self.cpu_used = sum(float(r.metrics.get("cpu_seconds", 0.0) or 0.0) for r in records if r.state.finished)
+        self.cpu_used = sum(self._charged(r.metrics) for r in records if r.state.finished)
         self.elapsed_before = float(self.storage.get_state(self.study, "elapsed") or 0.0)
         self.best = min((v for r in records if r.kind == "arch" and (v := r.value) is not None), default=None)
         return records
+
+    def _charged(self, metrics: dict[str, Any]) -> float:
+        """CPU-seconds a finished trial costs the budget: its evaluation and the strategy's work for it."""
+        cpu = float(metrics.get("cpu_seconds", 0.0) or 0.0)
+        if self.budget.charge_strategy:
+            cpu += float(metrics.get("strategy_cpu_seconds", 0.0) or 0.0)
+        return cpu
 
     def _elapsed(self) -> float:
         return self.elapsed_before + (time.monotonic() - self._t0)
@@ -100,7 +109,9 @@ class Runner:
     def _fill(self) -> None:
         while not self.exhausted and len(self.in_flight) < self.executor.workers and self._budget_left():
             told_before = self.strategy.n_told
+            c0 = time.thread_time()
             proposal = self.strategy.ask()
+            self._strategy_cpu += time.thread_time() - c0
             if proposal is WAIT:
                 if not self.in_flight:
                     raise RuntimeError(f"strategy {self.strategy.name!r} waits with no trial running")
@@ -128,9 +139,16 @@ class Runner:
             number=number, state=result.state, arch=proposal.arch, kind=proposal.kind, values=result.values,
             metrics=result.metrics, error=result.error, info=proposal.info, duration=result.duration,
         )
+        c0 = time.thread_time()
         self.strategy.tell(record)
-        record.tell_seq = self.storage.finish_trial(self.study, number, result, self.strategy.state_dict())
-        self.cpu_used += float(result.metrics.get("cpu_seconds", 0.0) or 0.0)
+        state = self.strategy.state_dict()
+        # The strategy's own work since the last stored trial (its asks, this tell) is stored with
+        # this trial and charged to the CPU budget: thread time, so the other lanes of a race
+        # running in this process are not counted.
+        result.metrics["strategy_cpu_seconds"] = self._strategy_cpu + (time.thread_time() - c0)
+        self._strategy_cpu = 0.0
+        record.tell_seq = self.storage.finish_trial(self.study, number, result, state)
+        self.cpu_used += self._charged(result.metrics)
         self.storage.set_state(self.study, "elapsed", self._elapsed())  # a killed run still counts its time
         if proposal.kind == "arch":
             self.finished += 1

@@ -40,6 +40,14 @@ def render_study(result: Any, top: int = 10, console: Console | None = None) -> 
         con.print(f"  architecture: {_arch(best.arch)}")
         shown = {k: v for k, v in best.metrics.items() if k != s.objectives[0]}
         con.print("  metrics: " + ", ".join(f"{k}={_fmt(v)}" for k, v in shown.items()))
+    final = getattr(result, "final", None)
+    if final is not None:
+        pick = "" if final.number == getattr(best, "number", None) else f" (trial #{final.number}, best of the top candidates)"
+        con.print(f"[bold]retrained[/bold]{pick} {len(final.val)} times with fresh seeds: validation MSE "
+                  f"{_fmt(final.val_mse)} ± {_fmt(final.val_std)}, test MSE {_fmt(final.test_mse)} ± {_fmt(final.test_std)} "
+                  f"({_fmt(final.cpu_seconds)} CPU-s): what this architecture gives when trained again")
+    elif best is not None and s.task is not None:
+        con.print("  (not retrained: `seqnas show --final-repeats 3` trains it again with fresh seeds, for a less noisy figure)")
     done = sorted((r for r in recs if r.state is TrialState.COMPLETE), key=lambda r: (r.value, r.number))[:top]
     if done:
         metric_cols = [m for m in ("val_mse", "test_mse", "params", "latency_ms", "epochs", "train_seconds")

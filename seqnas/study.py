@@ -22,8 +22,13 @@ class Budget:
     trials: int | None = None
     seconds: float | None = None
     cpu_seconds: float | None = None
+    # The strategy's own CPU time (ask and tell: model fitting, controller updates) counts toward
+    # ``cpu_seconds`` too; False leaves it out (the report says so).
+    charge_strategy: bool = True
 
     def __post_init__(self) -> None:
+        if not isinstance(self.charge_strategy, bool):
+            raise ConfigError(f"charge_strategy must be true or false, got {self.charge_strategy!r}")
         if self.trials is None and self.seconds is None and self.cpu_seconds is None:
             raise ConfigError("give a budget: --trials N, --seconds S or --cpu-seconds S")
         if self.trials is not None and (isinstance(self.trials, bool) or not isinstance(self.trials, int) or self.trials <= 0):

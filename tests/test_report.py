@@ -13,7 +13,8 @@ import pytest
 
 from seqnas.compare import RaceSpec, _store_spec
 from seqnas.errors import StudyError
-from seqnas.report import build_report, load_race, mann_whitney_less, summarize, val_mse
+from seqnas.report import build_report, load_race, summarize, val_mse
+from seqnas.report.stats import holm, seeds_for_claim, smallest_p, wilcoxon_less
 from seqnas.space import space_from_dict
 from seqnas.storage import Storage
 from seqnas.study import Budget, StudySettings, open_study
@@ -39,7 +40,7 @@ def _darts_diag(collapsed: bool, epochs: int = 4, edges: int = 3, ops: tuple[str
 
 
 def plant_race(db: str, values: dict[str, list[list[float]]], *, darts: dict[int, dict] | None = None,
-               failed: dict[str, int] | None = None) -> RaceSpec:
+               failed: dict[str, int] | None = None, final_repeats: int = 0) -> RaceSpec:
     """A stored race whose trials have the given validation MSEs: values[strategy][seed] = [val_mse per trial].
 
     ``darts``: seed -> diagnostics of a supernet trial stored first in the "darts" runs;
@@ -49,7 +50,7 @@ def plant_race(db: str, values: dict[str, list[list[float]]], *, darts: dict[int
     n = max(len(v) for runs in values.values() for v in runs)
     settings = StudySettings(seed=0, objectives=("val_mse",), budget=Budget(trials=n), task=task_spec("sunspots"))
     seeds = tuple(range(max(len(runs) for runs in values.values())))
-    spec = RaceSpec("planted", tuple(values), seeds, space.to_json(), settings)
+    spec = RaceSpec("planted", tuple(values), seeds, space.to_json(), settings, final_repeats=final_repeats)
     storage = Storage(db)
     try:
         _store_spec(storage, spec)
@@ -83,42 +84,49 @@ def _arch(space, i: int):
     return space.validate(Arch({"a": i}))
 
 
-def test_mann_whitney_one_sided_on_planted_samples():
+def test_paired_tests_and_holm_on_planted_samples():
     better, worse = [0.1, 0.11, 0.12, 0.13, 0.14], [1.0, 1.1, 1.2, 1.3, 1.4]
-    assert mann_whitney_less(better, worse) == pytest.approx(1 / math.comb(10, 5))
-    assert mann_whitney_less(worse, better) > 0.99
-    assert math.isnan(mann_whitney_less([], worse))
+    assert wilcoxon_less(better, worse) == pytest.approx(1 / 32)  # exact: every pair better, 5 pairs
+    assert wilcoxon_less(worse, better) == pytest.approx(1.0)
+    assert wilcoxon_less(better, better) == 1.0 and math.isnan(wilcoxon_less([], []))
+    assert smallest_p(5) == pytest.approx(1 / 32)
+    # Holm: sorted p-values times (m - rank), made monotone, capped at 1 (statsmodels does the work).
+    assert holm([0.01, 0.04, 0.03, math.nan]) == pytest.approx([0.03, 0.06, 0.06, math.nan], nan_ok=True)
+    # 5 comparisons: a one-sided exact Wilcoxon needs 7 seeds before 5 * 2^-n < 0.05.
+    assert seeds_for_claim(5) == 7 and seeds_for_claim(1) == 5
 
 
-def test_a_clearly_better_strategy_is_reported_better_and_an_equal_one_not(tmp_path):
-    db = str(tmp_path / "race.db")
+def test_a_strategy_better_in_every_seed_gets_a_holm_corrected_claim_at_enough_seeds_and_none_at_3(tmp_path):
     rng = np.random.default_rng(0)
-    base = [list(1.0 + 0.1 * rng.random(4)) for _ in range(5)]
-    plant_race(db, {
-        "random": base,
-        "good": [list(0.2 + 0.01 * rng.random(4)) for _ in range(5)],   # every seed far better than any random run
-        "same": [[x + 0.001 * (-1) ** i for x in v] for i, v in enumerate(base)],  # indistinguishable from random
-        "bad": [list(3.0 + 0.1 * rng.random(4)) for _ in range(5)],
-        # Better in all but one seed pair: the best random seed beats its worst seed.
-        "mostly": [[0.5], [0.51], [0.52], [0.53], [float(np.mean(sorted(min(v) for v in base)[:2]))]],
-    })
-    by = {s.strategy: s for s in summarize(load_race(db))}
+
+    def race(seeds: int) -> dict:
+        db = str(tmp_path / f"race{seeds}.db")
+        base = [list(1.0 + 0.1 * rng.random(3)) for _ in range(seeds)]
+        plant_race(db, {
+            "random": base,
+            "good": [list(0.2 + 0.01 * rng.random(3)) for _ in range(seeds)],  # every seed far better
+            "same": [[x + 0.001 * (-1) ** i for x in v] for i, v in enumerate(base)],  # indistinguishable
+            "bad": [list(3.0 + 0.1 * rng.random(3)) for _ in range(seeds)],
+        })
+        return {s.strategy: s for s in summarize(load_race(db))}
+
+    by = race(8)
     good, same, bad = by["good"], by["same"], by["bad"]
-    assert good.rank == 1 and bad.rank == 5
-    mostly = by["mostly"]
-    assert mostly.verdict == "better" and mostly.p_vs_baseline == pytest.approx(2 / 252)
-    assert "beats random search (one-sided Mann-Whitney p=0.0079, 5 vs 5 seeds)" in mostly.finding
-    assert good.verdict == "better" and good.p_vs_baseline == pytest.approx(1 / 252)
-    assert ("beats random search (one-sided Mann-Whitney p=0.004, the smallest possible with 5 vs 5 seeds: every seed "
-            "below every random seed)") in good.finding
-    assert same.verdict == "no significant difference" and same.p_vs_baseline > 0.2
-    assert "no significant difference from random search" in same.finding
-    assert bad.verdict == "worse" and "worse than random" in bad.finding
+    assert good.rank == 1 and bad.rank == 4 and good.mean_rank == 1.0 and bad.mean_rank == 4.0
+    # Three comparisons, 8 seeds: raw p = 2^-8, Holm multiplies the smallest by 3.
+    assert good.p_vs_baseline == pytest.approx(1 / 256) and good.p_holm == pytest.approx(3 / 256)
+    assert good.verdict == "better" and "better than random search (Wilcoxon p=0.0039, Holm p=0.012, 8 seeds)" in good.finding
+    assert same.verdict == "not distinguishable" and same.p_holm > 0.05
+    assert "not distinguishable from random search at 8 seeds" in same.finding
+    assert bad.verdict == "worse" and "worse than random search" in bad.finding
     assert by["random"].verdict == "baseline"
-    # The numbers behind the row are the per-seed minima of the stored trials.
-    stored = [[val_mse(r) for r in run.records] for run in load_race(db).runs_of("good")]
+    # The search's best per seed is still reported beside the ranked figure.
+    stored = [[val_mse(r) for r in run.records] for run in load_race(str(tmp_path / "race8.db")).runs_of("good")]
     assert good.best_vals == pytest.approx([min(v) for v in stored])
-    assert good.mean_rank == 1.0 and bad.mean_rank == 5.0
+
+    by = race(3)  # the same pattern at 3 seeds: no test can reach Holm p < 0.05, and the finding says so
+    assert by["good"].verdict == "not distinguishable" and by["good"].p_holm == pytest.approx(3 / 8)
+    assert "a claim needs at least 6 seeds" in by["good"].finding
 
 
 def test_variability_failures_and_small_samples_are_stated(tmp_path):
@@ -130,8 +138,52 @@ def test_variability_failures_and_small_samples_are_stated(tmp_path):
     assert "varies across seeds" in by["wild"].finding
     assert by["wild"].failed == 6 and "6 failed trials" in by["wild"].finding
     assert by["wild"].trials == 12 and by["random"].trials == 6
-    # With 3 seeds each an exact test cannot reach p < 0.05: the finding says so instead of implying evidence.
-    assert "3 vs 3 seeds allow p >= 0.05 at best" in by["wild"].finding
+    # Failed trials are charged: 2 x 0.5 CPU-s on top of 2 x 1.0 per run.
+    assert by["wild"].cpu == pytest.approx([3.0, 3.0, 3.0])
+    # With 3 seeds a one-sided exact test cannot reach p < 0.05: the finding says so instead of implying evidence.
+    assert "not distinguishable from random search at 3 seeds" in by["wild"].finding
+    assert "a claim needs at least 5 seeds" in by["wild"].finding
+
+
+def test_retrained_figures_rank_the_race_and_baselines_are_reference_rows(tmp_path):
+    """Planted retrainings reverse the search's order: the table ranks on what a user gets."""
+    from seqnas import baselines
+    from seqnas.compare import BASELINES_KEY, LSTM_KEY
+    from seqnas.final import STATE_KEY, final_seeds
+
+    db = str(tmp_path / "race.db")
+    spec = plant_race(db, {"random": [[1.0, 0.9]] * 3, "lucky": [[0.5, 0.6]] * 3}, final_repeats=2)
+    storage = Storage(db)
+    try:
+        for strategy, test in (("random", 0.7), ("lucky", 1.4)):
+            for k in spec.seeds:
+                row = storage.get_study(spec.study_name(strategy, k))
+                best = min(storage.trials(row), key=lambda r: r.value)
+                storage.set_state(row, STATE_KEY, {"repeats": 2, "top": 1, "runs": {best.arch.key: {
+                    str(s): {"val_mse": test + 0.1, "test_mse": test + 0.01 * i, "cpu_seconds": 2.0}
+                    for i, s in enumerate(final_seeds(k, 2))}}})
+        storage.set_meta(BASELINES_KEY + spec.name, {"persistence": {"val_mse": 3.0, "test_mse": 2.5},
+                                                      "linear": {"val_mse": 0.8, "test_mse": 0.625}})
+        for k in spec.seeds:
+            storage.set_meta(f"{LSTM_KEY}{spec.name}/seed{k}", {"1": {"val_mse": 0.9, "test_mse": 0.8, "cpu_seconds": 4.0}})
+    finally:
+        storage.close()
+    report = build_report(db, str(tmp_path / "out"))
+    t = report.table.set_index("Strategy")
+    assert list(report.table["Strategy"]) == ["random", "lucky", "baseline: persistence", "baseline: linear",
+                                              "baseline: default LSTM"]
+    assert t.loc["random", "rank"] == 1 and t.loc["lucky", "rank"] == 2
+    assert t.loc["random", "test_mse_mean"] == pytest.approx(0.705)
+    assert t.loc["lucky", "Best Validation MSE"].startswith("0.5 ")  # the search's (lucky) best stays visible
+    assert "+125% vs baseline: linear" in t.loc["lucky", "Key Finding"]
+    assert "retrained validation MSE +200% vs the search's best" in t.loc["lucky", "Key Finding"]
+    assert t.loc["baseline: default LSTM", "test_mse_mean"] == pytest.approx(0.8)
+    assert t.loc["baseline: linear", "Key Finding"].startswith("reference, not a strategy")
+    saved = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert {r["Strategy"] for r in saved if r["Strategy"].startswith(baselines.PREFIX)} == {
+        "baseline: persistence", "baseline: linear", "baseline: default LSTM"}
+    assert all("p_holm" in r and "Retrained Test MSE" in r for r in saved)
+    assert (tmp_path / "out" / "retrained.png").read_bytes().startswith(PNG_MAGIC)
 
 
 def test_a_failed_supernet_search_is_a_finding(tmp_path):
@@ -169,7 +221,7 @@ def test_report_files_from_storage_alone(tmp_path):
     assert [r["Strategy"] for r in rows] == ["darts", "random"]  # best first
     assert rows[0]["best_val_per_seed"] == [0.6, 0.5]
     md = (out / "report.md").read_text()
-    assert "| Strategy | Best Validation MSE | Key Finding |" in md and "![pareto](pareto.png)" in md
+    assert "| Strategy | Retrained Test MSE | Retrained Val MSE | Best Validation MSE | Key Finding |" in md and "![pareto](pareto.png)" in md
 
 
 class _Imgs(HTMLParser):
@@ -196,7 +248,7 @@ def test_html_report_is_self_contained(tmp_path):
     text = (out / "report.html").read_text()
     parser = _Imgs()
     parser.feed(text)
-    assert len(parser.srcs) == 3
+    assert len(parser.srcs) == 3  # best vs trials, vs CPU, Pareto (nothing retrained here)
     for src in parser.srcs:
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1])[:8] == PNG_MAGIC

@@ -54,6 +54,14 @@ class TaskEvaluator:
     def __call__(self, arch: Arch, seed: int) -> Result:
         t0 = time.perf_counter()
         metrics: dict[str, Any] = {}
+        c0: float | None = None
+
+        def failed(error: str, **extra: Any) -> Result:
+            # A failed trial costs what it ran: charged to --cpu-seconds like a finished one.
+            if c0 is not None:
+                metrics["cpu_seconds"] = time.process_time() - c0
+            return Result.failed(error, time.perf_counter() - t0, **extra, **metrics)
+
         try:
             data = load_task(self.task)
             # CPU-seconds count this trial's own work: reading the task happens once per process
@@ -63,14 +71,13 @@ class TaskEvaluator:
             model = build(arch, self.family, data.n_features, data.horizon)
             metrics["params"] = count_params(model)
             if self.max_params is not None and metrics["params"] > self.max_params:
-                return Result.failed(f"constraint: {metrics['params']} parameters > --max-params {self.max_params}",
-                                     time.perf_counter() - t0, constraint=True, **metrics)
+                return failed(f"constraint: {metrics['params']} parameters > --max-params {self.max_params}", constraint=True)
             metrics.update(train(model, data, learning_rate(arch, self.family), self.budget, gen))
             metrics["latency_ms"] = latency_ms(model, data)
         except Diverged as e:
-            return Result.failed(f"diverged: {e}", time.perf_counter() - t0, **metrics)
+            return failed(f"diverged: {e}")
         except Exception as e:  # noqa: BLE001 - any error in one trial must not stop the search
-            return Result.failed(_describe(e), time.perf_counter() - t0, **metrics)
+            return failed(_describe(e))
         metrics["cpu_seconds"] = time.process_time() - c0
         values = {k: float(metrics[k]) for k in self.objectives}
         return Result(TrialState.COMPLETE, values, metrics, time.perf_counter() - t0).check_finite()
@@ -101,7 +108,7 @@ class ObjectiveEvaluator:
             else:
                 values = {self.objectives[0]: float(out)}
         except Exception as e:  # noqa: BLE001 - a failing objective is a failed trial
-            return Result.failed(_describe(e), time.perf_counter() - t0)
+            return Result.failed(_describe(e), time.perf_counter() - t0, cpu_seconds=time.process_time() - c0)
         metrics = {**values, "cpu_seconds": time.process_time() - c0}
         return Result(TrialState.COMPLETE, values, metrics, time.perf_counter() - t0).check_finite()
 

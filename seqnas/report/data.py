@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from seqnas.final import Final, load_final
 from seqnas.storage import Storage
 from seqnas.study import StudySettings
 from seqnas.trial import TrialRecord, TrialState
@@ -31,6 +32,7 @@ class Run:
     records: list[TrialRecord]
     done: bool = False  # reached its budget (or its strategy ran out of proposals)
     error: str | None = None
+    final: Final | None = None  # its selected architecture, retrained with fresh seeds
 
     @property
     def arch_trials(self) -> list[TrialRecord]:
@@ -80,7 +82,21 @@ class Run:
 
     @property
     def cpu_seconds(self) -> float:
+        """CPU-seconds of evaluation: every finished trial, failed ones and one-shot searches included."""
         return float(sum(float(r.metrics.get("cpu_seconds", 0.0) or 0.0) for r in self.finished))
+
+    @property
+    def strategy_cpu_seconds(self) -> float:
+        """The strategy's own CPU time (its asks and tells), stored with each trial by the runner."""
+        return float(sum(float(r.metrics.get("strategy_cpu_seconds", 0.0) or 0.0) for r in self.finished))
+
+    @property
+    def retrained_test(self) -> float | None:
+        return self.final.test_mse if self.final is not None and self.final.test else None
+
+    @property
+    def retrained_val(self) -> float | None:
+        return self.final.val_mse if self.final is not None and self.final.val else None
 
     def curve(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Best-so-far validation MSE after each architecture trial: (trial index 1.., CPU-seconds, best).
@@ -114,6 +130,17 @@ class Run:
 
 
 @dataclass
+class BaselineResult:
+    """A reference forecaster of the race (not a strategy): its figures per race seed."""
+
+    name: str
+    val: dict[int, float]  # race seed -> validation MSE (mean of its trainings for the default LSTM)
+    test: dict[int, float]
+    trainings: int = 0  # 0: deterministic (computed once)
+    cpu_seconds: float = 0.0
+
+
+@dataclass
 class RaceData:
     name: str
     db: str
@@ -123,6 +150,8 @@ class RaceData:
     settings: StudySettings | None
     space_name: str
     spec: dict[str, Any] = field(default_factory=dict)
+    baselines: list[BaselineResult] = field(default_factory=list)
+    final_repeats: int = 0
 
     def runs_of(self, strategy: str) -> list[Run]:
         return [r for r in self.runs if r.strategy == strategy]
@@ -148,11 +177,12 @@ def load_race(db: str, race: str | None = None) -> RaceData:
                     runs.append(Run(spec.study_name(strategy, seed), strategy, seed, [], False, None))
                     continue
                 marker = storage.get_state(row, "race_done") or {}
-                runs.append(Run(row.name, strategy, seed, storage.trials(row), marker.get("budget") == budget,
-                                storage.get_state(row, "race_error")))
+                records = storage.trials(row)
+                runs.append(Run(row.name, strategy, seed, records, marker.get("budget") == budget,
+                                storage.get_state(row, "race_error"), load_final(storage, row, records, seed)))
             space_name = str(spec.space.get("name", "custom"))
             return RaceData(spec.name, str(db), list(spec.strategies), list(spec.seeds), runs, spec.settings, space_name,
-                            storage.get_meta(RACE_KEY + spec.name) or {})
+                            storage.get_meta(RACE_KEY + spec.name) or {}, _baselines(storage, spec), spec.final_repeats)
         # A database of separate `seqnas search` studies: each study is one run of its strategy.
         runs, settings, space_name = [], None, "custom"
         for name in storage.study_names():
@@ -160,9 +190,35 @@ def load_race(db: str, race: str | None = None) -> RaceData:
             s = StudySettings.from_json(row.settings)
             settings = settings or s
             space_name = str(row.space.get("name", space_name))
-            runs.append(Run(name, row.strategy, s.seed, storage.trials(row), True, None))
+            records = storage.trials(row)
+            runs.append(Run(name, row.strategy, s.seed, records, True, None, load_final(storage, row, records, s.seed)))
         strategies = list(dict.fromkeys(r.strategy for r in runs))
         seeds = sorted({r.seed for r in runs})
         return RaceData(str(db), str(db), strategies, seeds, runs, settings, space_name)
     finally:
         storage.close()
+
+
+def _baselines(storage: Storage, spec: Any) -> list[BaselineResult]:
+    """The race's reference rows as stored by compare: persistence and ridge once, the default LSTM per seed."""
+    from seqnas import baselines
+    from seqnas.compare import BASELINES_KEY, LSTM_KEY
+
+    out = []
+    fixed = storage.get_meta(BASELINES_KEY + spec.name) or {}
+    for name in (baselines.PERSISTENCE, baselines.LINEAR):
+        if name in fixed:
+            v, t = float(fixed[name]["val_mse"]), float(fixed[name]["test_mse"])
+            out.append(BaselineResult(baselines.label(name), {k: v for k in spec.seeds}, {k: t for k in spec.seeds}))
+    val, test, n, cpu = {}, {}, 0, 0.0
+    for k in spec.seeds:
+        runs = [r for r in (storage.get_meta(f"{LSTM_KEY}{spec.name}/seed{k}") or {}).values()]
+        ok = [r for r in runs if "test_mse" in r]
+        n += len(runs)
+        cpu += sum(float(r.get("cpu_seconds") or 0.0) for r in runs)
+        if ok:
+            val[k] = float(np.mean([r["val_mse"] for r in ok]))
+            test[k] = float(np.mean([r["test_mse"] for r in ok]))
+    if n:
+        out.append(BaselineResult(baselines.label(baselines.DEFAULT_LSTM), val, test, n, cpu))
+    return out

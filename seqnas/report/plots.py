@@ -1,4 +1,5 @@
-"""The race's figures (matplotlib, Agg canvas, PNG): best-so-far curves, Pareto front, one-shot alphas."""
+"""The race's figures (matplotlib, Agg canvas, PNG): retrained results against the baselines, mean ranks with
+the critical difference, best-so-far curves, Pareto front, one-shot alphas."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from seqnas.report.data import RaceData, Run, val_mse
+from seqnas.report.stats import RaceStats
 from seqnas.trial import TrialState
 
 # Figures are drawn on an explicit Agg canvas: no pyplot state, no display needed, and the
@@ -232,11 +234,82 @@ def plot_alphas(run: Run, path: Path) -> str | None:
     return _save(fig, path)
 
 
-def make_plots(data: RaceData, out: str) -> dict[str, str]:
+def plot_retrained(data: RaceData, path: Path, colors: dict[str, Any]) -> str | None:
+    """Each run's selected architecture, retrained, on the test split: one dot per seed, the mean as a bar,
+    the reference rows (baselines) as horizontal lines."""
+    per = {s: [v for r in data.runs_of(s) if (v := r.retrained_test) is not None] for s in data.strategies}
+    per = {s: v for s, v in per.items() if v}
+    if not per:
+        return None
+    order = sorted(per, key=lambda s: float(np.mean(per[s])))
+    fig = Figure(figsize=(8, 4.2))
+    ax = fig.add_subplot(1, 1, 1)
+    for i, s in enumerate(order):
+        v = per[s]
+        jitter = np.linspace(-0.12, 0.12, len(v)) if len(v) > 1 else np.zeros(1)
+        ax.scatter(i + jitter, v, color=colors[s], s=22, zorder=3)
+        ax.hlines(float(np.mean(v)), i - 0.3, i + 0.3, color=colors[s], lw=2.5, zorder=4)
+    styles = ["--", ":", "-."]
+    values = [x for v in per.values() for x in v]
+    for j, b in enumerate(data.baselines):
+        if b.test:
+            m = float(np.mean(list(b.test.values())))
+            if m <= 3 * max(values):  # a reference far off the scale (persistence on some tasks) stays in the table
+                ax.axhline(m, color="0.35", ls=styles[j % 3], lw=1.2, label=f"{b.name} {m:.3g}")
+                values.append(m)
+    ax.set_xticks(range(len(order)), order)
+    ax.set_ylabel("test MSE (scaled units)")
+    ax.set_title("Selected architecture retrained: test MSE per seed (dots) and mean (bar)")
+    ax.grid(True, axis="y", alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, loc="best")
+    return _save(fig, path)
+
+
+def plot_ranks(stats: RaceStats, path: Path, colors: dict[str, Any]) -> str | None:
+    """Critical-difference picture: mean per-seed ranks; strategies closer than the Nemenyi CD are joined."""
+    if stats.cd is None or len(stats.mean_ranks) < 3:
+        return None
+    items = sorted(stats.mean_ranks.items(), key=lambda t: t[1])
+    k = len(items)
+    fig = Figure(figsize=(8, 1.4 + 0.32 * k))
+    ax = fig.add_subplot(1, 1, 1)
+    ax.set_xlim(0.5, k + 0.5)
+    ax.set_ylim(-1.0 - 0.5 * k, 1.6)
+    ax.axhline(0, color="black", lw=1)
+    for r in range(1, k + 1):
+        ax.plot([r, r], [-0.08, 0.08], color="black", lw=1)
+        ax.text(r, 0.2, str(r), ha="center", fontsize=8)
+    ax.plot([1, 1 + stats.cd], [1.1, 1.1], color="black", lw=2)
+    ax.text(1 + stats.cd / 2, 1.25, f"CD = {stats.cd:.2f} (Nemenyi, {stats.blocks} seeds)", ha="center", fontsize=8)
+    for i, (name, r) in enumerate(items):
+        y = -0.6 - 0.5 * i
+        ax.plot([r, r], [0, y], color=colors.get(name, "0.3"), lw=1)
+        ax.plot(r, 0, "o", color=colors.get(name, "0.3"))
+        ax.text(r + 0.05, y, f"{name} ({r:.2f})", va="center", fontsize=8)
+    # Groups not separated by the test: maximal runs of strategies whose mean ranks lie within CD.
+    cliques, level = [], 0
+    for i in range(k):
+        j = max(j for j in range(i, k) if items[j][1] - items[i][1] <= stats.cd)
+        if j > i and not any(a <= i and j <= b for a, b in cliques):
+            cliques.append((i, j))
+    for a, b in cliques:
+        y = 0.55 + 0.12 * level
+        ax.plot([items[a][1] - 0.03, items[b][1] + 0.03], [y, y], color="0.2", lw=3, alpha=0.7)
+        level += 1
+    ax.axis("off")
+    p = "" if stats.friedman_p is None else f"; Friedman p = {stats.friedman_p:.2g}"
+    ax.set_title(f"Mean rank per seed (1 = best retrained test MSE){p}", fontsize=9)
+    return _save(fig, path)
+
+
+def make_plots(data: RaceData, out: str, stats: RaceStats | None = None) -> dict[str, str]:
     """Every figure of the report; returns name -> PNG path (figures without data are skipped)."""
     o = Path(out)
     colors = strategy_colors(data.strategies)
     files: dict[str, str | None] = {
+        "retrained": plot_retrained(data, o / "retrained.png", colors),
+        "ranks": plot_ranks(stats, o / "ranks.png", colors) if stats is not None else None,
         "best_vs_trials": plot_best_vs_trials(data, o / "best_vs_trials.png", colors),
         "best_vs_cpu": plot_best_vs_cpu(data, o / "best_vs_cpu.png", colors),
         "pareto": plot_pareto(data, o / "pareto.png", colors),

@@ -1,4 +1,12 @@
-"""The race's statistics: per-strategy summary over seeds, ranks, tests against random search, key findings."""
+"""The race's statistics: per-strategy summary over seeds, ranks, tests against random search, key findings.
+
+Every strategy is judged on what a user gets: each run's selected architecture retrained with
+fresh seeds, on the test split (``score``; without retraining, the single training's test MSE
+of the selected architecture, and the finding says so). Seeds are blocks: seed k of every
+strategy shares its training seeds, so strategies are compared seed by seed: a Friedman test
+over all strategies, then each against random search with a one-sided Wilcoxon signed-rank test,
+Holm-corrected over the comparisons (statsmodels); a claim is made only at Holm p < 0.05.
+"""
 
 from __future__ import annotations
 
@@ -11,20 +19,53 @@ from scipy import stats
 
 from seqnas.report.data import RaceData, Run
 
-ALPHA = 0.05  # significance level of the one-sided Mann-Whitney test against the baseline
+ALPHA = 0.05  # family-wise significance level (Holm) of the tests against random search
 STABLE_CV = 0.10  # below this coefficient of variation over seeds a strategy counts as consistent
 
 
-def mann_whitney_less(a: list[float], b: list[float]) -> float:
-    """One-sided Mann-Whitney U p-value for "values in ``a`` tend to be smaller than in ``b``"."""
-    if not a or not b:
+def wilcoxon_less(a: list[float], b: list[float]) -> float:
+    """One-sided Wilcoxon signed-rank p-value for "paired values in ``a`` tend to be smaller than in ``b``"."""
+    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    if len(d) == 0:
         return math.nan
-    return float(stats.mannwhitneyu(a, b, alternative="less").pvalue)
+    if not np.any(d != 0):
+        return 1.0  # identical in every pair: no evidence either way
+    return float(stats.wilcoxon(d, alternative="less", zero_method="zsplit").pvalue)
 
 
-def smallest_p(n1: int, n2: int) -> float:
-    """The smallest one-sided p-value an exact Mann-Whitney test can give with these sample sizes."""
-    return 1.0 / math.comb(n1 + n2, n1) if n1 and n2 else math.nan
+def smallest_p(n: int) -> float:
+    """The smallest one-sided p-value an exact Wilcoxon signed-rank test can give with ``n`` pairs."""
+    return 0.5 ** n if n else math.nan
+
+
+def holm(pvalues: list[float]) -> list[float]:
+    """Holm-corrected p-values (statsmodels), NaN where the raw p-value is NaN."""
+    from statsmodels.stats.multitest import multipletests
+
+    idx = [i for i, p in enumerate(pvalues) if math.isfinite(p)]
+    out = [math.nan] * len(pvalues)
+    if idx:
+        corrected = multipletests([pvalues[i] for i in idx], alpha=ALPHA, method="holm")[1]
+        for i, p in zip(idx, corrected):
+            out[i] = float(p)
+    return out
+
+
+def seeds_for_claim(m: int, alpha: float = ALPHA) -> int:
+    """The fewest seeds with which one of ``m`` Holm-corrected one-sided Wilcoxon tests can reach ``alpha``."""
+    n = 1
+    while m * smallest_p(n) >= alpha:
+        n += 1
+    return n
+
+
+def bootstrap_ci(xs: list[float], level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean (scipy), NaN with fewer than 3 values or no spread."""
+    if len(xs) < 3 or np.ptp(xs) == 0:
+        return math.nan, math.nan
+    res = stats.bootstrap((np.asarray(xs, dtype=float),), np.mean, confidence_level=level, n_resamples=2000,
+                          method="percentile", rng=np.random.default_rng(0))
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
 def _mean_std(xs: list[float]) -> tuple[float, float]:
@@ -103,10 +144,14 @@ def _first(x: Any) -> float | None:
 class StrategySummary:
     strategy: str
     planned: int  # runs (seeds) in the race
-    seeds: list[int]  # seeds of the runs with a result
-    best_vals: list[float]
-    test_vals: list[float]
-    cpu: list[float]  # CPU-seconds per run (every finished trial, one-shot searches included)
+    seeds: list[int]  # seeds of the runs with a score
+    scores: list[float]  # per seed: retrained test MSE of the selected architecture (what the race ranks on)
+    retrained_val: list[float]  # per seed: its retrained validation MSE
+    best_vals: list[float]  # per seed: the search's best single-training validation MSE (optimistic)
+    retrained: bool  # scores are retrained figures (False: the single training's test MSE)
+    cpu: list[float]  # CPU-seconds of evaluation per run (every finished trial, one-shot searches included)
+    strategy_cpu: list[float]  # the strategy's own CPU-seconds per run (ask and tell)
+    retrain_cpu: list[float]  # CPU-seconds of the retrainings per run (outside the budget)
     trials: int  # finished architecture trials, all runs
     failed: int
     running: int  # trials left RUNNING by an interruption
@@ -114,120 +159,186 @@ class StrategySummary:
     errors: list[str]
     failed_jobs: list[str] = field(default_factory=list)  # "<kind>: <error>" of failed one-shot trials
     rank: int | None = None
-    mean_rank: float | None = None
-    p_vs_baseline: float | None = None  # one-sided: this strategy's best MSE < the baseline's
-    p_worse: float | None = None  # one-sided: this strategy's best MSE > the baseline's
+    mean_rank: float | None = None  # mean per-seed rank over the seeds every strategy has a score for
+    p_vs_baseline: float | None = None  # one-sided Wilcoxon: this strategy's scores < random search's, paired by seed
+    p_holm: float | None = None  # the same, Holm-corrected over every strategy compared with random search
+    p_worse: float | None = None  # one-sided Wilcoxon: scores > random search's
+    p_holm_worse: float | None = None
     verdict: str = ""
+    vs_baseline: tuple[str, float] | None = None  # (best reference row, relative difference of the mean score)
+    ci: tuple[float, float] = (math.nan, math.nan)  # bootstrap 95% interval of the mean score
     darts: DartsSummary | None = None
     finding: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def score_mean_std(self) -> tuple[float, float]:
+        return _mean_std(self.scores)
 
     @property
     def best_mean_std(self) -> tuple[float, float]:
         return _mean_std(self.best_vals)
 
     @property
-    def test_mean_std(self) -> tuple[float, float]:
-        return _mean_std(self.test_vals)
-
-    @property
-    def cpu_mean_std(self) -> tuple[float, float]:
-        return _mean_std(self.cpu)
+    def retrained_val_mean_std(self) -> tuple[float, float]:
+        return _mean_std(self.retrained_val)
 
     @property
     def cv(self) -> float | None:
-        m, s = self.best_mean_std
-        return s / m if len(self.best_vals) > 1 and m > 0 else None
+        m, s = self.score_mean_std
+        return s / m if len(self.scores) > 1 and m > 0 else None
+
+
+@dataclass
+class RaceStats:
+    """Race-level statistics over the seeds every strategy has a score for (the complete blocks)."""
+
+    blocks: int = 0
+    friedman_stat: float | None = None
+    friedman_p: float | None = None
+    mean_ranks: dict[str, float] = field(default_factory=dict)
+    cd: float | None = None  # Nemenyi critical difference of mean ranks at ALPHA
+    comparisons: int = 0  # strategies tested against random search (the Holm family)
+
+    def text(self) -> str:
+        if self.friedman_p is None:
+            return "Friedman test: needs at least 3 strategies and 2 seeds with a score for every strategy."
+        out = (f"Friedman test over {len(self.mean_ranks)} strategies and {self.blocks} seeds: chi2 = {self.friedman_stat:.2f}, "
+               f"p = {self.friedman_p:.2g} ({'the strategies differ' if self.friedman_p < ALPHA else 'no evidence that the strategies differ'}"
+               f" at {ALPHA})")
+        if self.cd is not None:
+            out += f"; Nemenyi critical difference of mean ranks: {self.cd:.2f}"
+        return out + "."
 
 
 def summarize(data: RaceData, baseline: str = "random", alpha: float = ALPHA) -> list[StrategySummary]:
-    """One summary per strategy, ranked by mean best validation MSE (best first)."""
+    """One summary per strategy, ranked by mean retrained test MSE (best first)."""
+    return summarize_race(data, baseline, alpha)[0]
+
+
+def summarize_race(data: RaceData, baseline: str = "random", alpha: float = ALPHA) -> tuple[list[StrategySummary], RaceStats]:
     out: list[StrategySummary] = []
+    retrained = data.final_repeats > 0 or any(r.final is not None for r in data.runs)
     for strategy in data.strategies:
         runs = data.runs_of(strategy)
-        scored = [r for r in runs if r.best_val is not None]
+        scored = [(r, v) for r in runs if (v := _score(r, retrained)) is not None]
         out.append(StrategySummary(
-            strategy=strategy, planned=len(runs), seeds=[r.seed for r in scored],
-            best_vals=[float(r.best_val) for r in scored],  # type: ignore[arg-type]
-            test_vals=[t for r in scored if (t := r.test_of_best) is not None],
-            cpu=[r.cpu_seconds for r in runs if r.records], trials=sum(r.n_trials for r in runs),
+            strategy=strategy, planned=len(runs), seeds=[r.seed for r, _ in scored], scores=[v for _, v in scored],
+            retrained_val=[float(r.retrained_val) for r, _ in scored if r.retrained_val is not None],
+            best_vals=[float(r.best_val) for r in runs if r.best_val is not None], retrained=retrained,
+            cpu=[r.cpu_seconds for r in runs if r.records], strategy_cpu=[r.strategy_cpu_seconds for r in runs if r.records],
+            retrain_cpu=[r.final.cpu_seconds for r in runs if r.final is not None], trials=sum(r.n_trials for r in runs),
             failed=sum(r.n_failed for r in runs), running=sum(r.n_running for r in runs),
             unfinished=sum(not r.done for r in runs), errors=[r.error for r in runs if r.error],
             failed_jobs=[f"{j.kind}: {j.error}" for r in runs for j in r.failed_jobs], darts=darts_summary(runs),
         ))
-    _rank(out, data)
+    race = _rank(out, data)
     base = next((s for s in out if s.strategy == baseline), None)
+    _test_against(out, base, race, alpha)
+    refs = [(b.name, float(np.mean(list(b.test.values())))) for b in data.baselines if b.test]
+    best_ref = min(refs, key=lambda t: t[1]) if refs else None
     for s in out:
-        if base is not None and s is not base and s.best_vals and base.best_vals:
-            s.p_vs_baseline = mann_whitney_less(s.best_vals, base.best_vals)
-            s.p_worse = mann_whitney_less(base.best_vals, s.best_vals)
-            if s.p_vs_baseline <= alpha:
-                s.verdict = "better"
-            elif s.p_worse <= alpha:
-                s.verdict = "worse"
-            else:
-                s.verdict = "no significant difference"
-        elif s is base:
-            s.verdict = "baseline"
-        s.finding = key_finding(s, out, base, alpha)
-    return sorted(out, key=lambda s: (s.rank is None, s.rank or 0, s.strategy))
+        s.ci = bootstrap_ci(s.scores)
+        if best_ref is not None and s.scores and best_ref[1] > 0:
+            s.vs_baseline = (best_ref[0], s.score_mean_std[0] / best_ref[1] - 1.0)
+        s.finding = key_finding(s, out, base, race, alpha)
+    return sorted(out, key=lambda s: (s.rank is None, s.rank or 0, s.strategy)), race
 
 
-def _rank(out: list[StrategySummary], data: RaceData) -> None:
-    """Rank by mean best MSE; the mean rank over seeds says how often that order holds seed by seed."""
-    ranked = sorted((s for s in out if s.best_vals), key=lambda s: s.best_mean_std[0])
+def _score(run: Run, retrained: bool) -> float | None:
+    if retrained:
+        return run.retrained_test
+    # Without retraining: the test MSE of the selected architecture's one training; an objective-function
+    # study has no test split, so its best objective value.
+    return run.test_of_best if run.test_of_best is not None else run.best_val
+
+
+def _rank(out: list[StrategySummary], data: RaceData) -> RaceStats:
+    """Rank by mean score; per-seed ranks over the complete blocks give the mean ranks, Friedman and Nemenyi."""
+    ranked = sorted((s for s in out if s.scores), key=lambda s: s.score_mean_std[0])
     for i, s in enumerate(ranked, 1):
         s.rank = i
-    per_seed: dict[str, list[float]] = {s.strategy: [] for s in out}
-    for seed in data.seeds:
-        vals = {s.strategy: s.best_vals[s.seeds.index(seed)] for s in out if seed in s.seeds}
-        if len(vals) < 2:
+    race = RaceStats()
+    cols = [s for s in out if s.scores]
+    blocks = [k for k in data.seeds if all(k in s.seeds for s in cols)]
+    if len(cols) < 2 or not blocks:
+        return race
+    M = np.array([[s.scores[s.seeds.index(k)] for s in cols] for k in blocks])  # seeds x strategies
+    ranks = np.vstack([stats.rankdata(row) for row in M])
+    race.blocks = len(blocks)
+    race.mean_ranks = {s.strategy: float(r) for s, r in zip(cols, ranks.mean(axis=0))}
+    for s in cols:
+        s.mean_rank = race.mean_ranks[s.strategy]
+    k, n = len(cols), len(blocks)
+    if k >= 3 and n >= 2:
+        if np.ptp(M, axis=1).any():
+            res = stats.friedmanchisquare(*M.T)
+            race.friedman_stat, race.friedman_p = float(res.statistic), float(res.pvalue)
+        else:
+            race.friedman_stat, race.friedman_p = 0.0, 1.0
+        q = float(stats.studentized_range.ppf(1 - ALPHA, k, np.inf)) / math.sqrt(2)
+        race.cd = q * math.sqrt(k * (k + 1) / (6.0 * n))
+    return race
+
+
+def _test_against(out: list[StrategySummary], base: StrategySummary | None, race: RaceStats, alpha: float) -> None:
+    """Each strategy against ``base`` on the seeds both have, one-sided both ways, Holm over the strategies."""
+    if base is None:
+        return
+    base.verdict = "baseline"
+    others = [s for s in out if s is not base]
+    better, worse = [], []
+    for s in others:
+        common = [k for k in s.seeds if k in base.seeds]
+        a = [s.scores[s.seeds.index(k)] for k in common]
+        b = [base.scores[base.seeds.index(k)] for k in common]
+        better.append(wilcoxon_less(a, b))
+        worse.append(wilcoxon_less(b, a))
+    race.comparisons = sum(math.isfinite(p) for p in better)
+    for s, p, ph, q, qh in zip(others, better, holm(better), worse, holm(worse)):
+        if not math.isfinite(p):
             continue
-        ranks = stats.rankdata(list(vals.values()))
-        for name, rk in zip(vals, ranks):
-            per_seed[name].append(float(rk))
-    for s in out:
-        if per_seed[s.strategy]:
-            s.mean_rank = float(np.mean(per_seed[s.strategy]))
+        s.p_vs_baseline, s.p_holm, s.p_worse, s.p_holm_worse = p, ph, q, qh
+        s.verdict = "better" if ph < alpha else "worse" if qh < alpha else "not distinguishable"
 
 
-def key_finding(s: StrategySummary, all_: list[StrategySummary], base: StrategySummary | None, alpha: float = ALPHA) -> str:
-    """One sentence computed from the data: rank, against random search, variability, failures, diagnostics."""
+def key_finding(s: StrategySummary, all_: list[StrategySummary], base: StrategySummary | None, race: RaceStats,
+                alpha: float = ALPHA) -> str:
+    """One sentence computed from the data: rank, reference rows, random search, variability, optimism, failures."""
     parts: list[str] = []
     n_ranked = sum(1 for x in all_ if x.rank is not None)
+    what = "retrained test MSE" if s.retrained else "test MSE of one training" if s.scores != s.best_vals else "best value"
     if s.rank is None:
-        parts.append("no completed trial")
+        parts.append("no completed trial" if not s.best_vals else f"no {what}")
     else:
-        r = f"rank {s.rank}/{n_ranked}"
-        if s.mean_rank is not None and len(s.best_vals) > 1:
+        r = f"rank {s.rank}/{n_ranked} by mean {what}"
+        if s.mean_rank is not None and race.blocks > 1:
             r += f" (mean per-seed rank {s.mean_rank:.1f})"
-        if s.rank > 1:
-            top = min(x.best_mean_std[0] for x in all_ if x.best_vals)
-            if top > 0:
-                r += f", {s.best_mean_std[0] / top:.2f}x the best"
         parts.append(r)
+    if s.vs_baseline is not None:
+        name, rel = s.vs_baseline
+        parts.append(f"{rel:+.0%} vs {name}")
     if s.verdict == "baseline":
-        parts.append("the baseline")
-    elif base is not None and s.p_vs_baseline is not None:
-        n1, n2 = len(s.best_vals), len(base.best_vals)
-        floor = smallest_p(n1, n2)
+        parts.append("the reference for the tests")
+    elif base is not None and s.p_holm is not None:
+        n = sum(1 for k in s.seeds if k in base.seeds)
         if s.verdict in ("better", "worse"):
-            p = s.p_vs_baseline if s.verdict == "better" else s.p_worse
-            txt = f"beats {base.strategy} search" if s.verdict == "better" else f"worse than {base.strategy} search"
-            if p is not None and math.isclose(p, floor):
-                # The exact test's floor: every seed of one is better than every seed of the other.
-                parts.append(f"{txt} (one-sided Mann-Whitney p={p:.2g}, the smallest possible with {n1} vs {n2} seeds: "
-                             f"{'every' if s.verdict == 'better' else 'no'} seed below every {base.strategy} seed)")
-            else:
-                parts.append(f"{txt} (one-sided Mann-Whitney p={p:.2g}, {n1} vs {n2} seeds)")
+            p, ph = (s.p_vs_baseline, s.p_holm) if s.verdict == "better" else (s.p_worse, s.p_holm_worse)
+            parts.append(f"{'better' if s.verdict == 'better' else 'worse'} than {base.strategy} search "
+                         f"(Wilcoxon p={p:.2g}, Holm p={ph:.2g}, {n} seeds)")
         else:
-            txt = f"no significant difference from {base.strategy} search (p={s.p_vs_baseline:.2g}"
-            if floor > alpha / 5:
-                txt += f"; {n1} vs {n2} seeds allow p >= {floor:.2g} at best"
+            txt = (f"not distinguishable from {base.strategy} search at {n} seeds (Wilcoxon p={s.p_vs_baseline:.2g}, "
+                   f"Holm p={s.p_holm:.2g}")
+            need = seeds_for_claim(max(race.comparisons, 1), alpha)
+            if n < need:
+                txt += f"; a claim needs at least {need} seeds"
             parts.append(txt + ")")
     cv = s.cv
     if cv is not None:
         parts.append(f"{'consistent' if cv < STABLE_CV else 'varies'} across seeds (CV {cv:.0%})")
+    if s.retrained_val and s.best_vals:
+        # The winner's curse: the search's best single training against the same architecture retrained.
+        opt = float(np.mean(s.retrained_val)) / float(np.mean(s.best_vals)) - 1.0
+        parts.append(f"retrained validation MSE {opt:+.0%} vs the search's best")
     if s.failed:
         parts.append(f"{s.failed} failed trial{'s' if s.failed != 1 else ''}")
     if s.failed_jobs:

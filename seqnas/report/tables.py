@@ -5,13 +5,27 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from seqnas import baselines
+from seqnas.report.data import BaselineResult
 from seqnas.report.stats import StrategySummary
 
-# The published table's columns come first; the rest add what a reader needs to trust it.
-DISPLAY_COLUMNS = ["Strategy", "Best Validation MSE", "Key Finding", "Test MSE (selected)", "CPU-s per run", "Trials",
-                   "Failed", "Seeds"]
+# The published columns (Strategy, Best Validation MSE, Key Finding) and what a user gets: the
+# selected architecture retrained, on the test split. Rows: strategies best first, then the
+# reference rows ("baseline: ...").
+DISPLAY_COLUMNS = ["Strategy", "Retrained Test MSE", "Retrained Val MSE", "Best Validation MSE", "Key Finding",
+                   "CPU-s per run", "Strategy CPU-s", "Retrain CPU-s", "Trials", "Failed", "Seeds"]
+# The terminal shows the essentials (report.md / results.csv have every column).
+PRINT_COLUMNS = ["Strategy", "Retrained Test MSE", "Best Validation MSE", "Key Finding", "CPU-s per run", "Trials"]
+BASELINE_NOTES = {
+    baselines.label(baselines.PERSISTENCE): "reference, not a strategy: the last observed value repeated",
+    baselines.label(baselines.LINEAR): "reference, not a strategy: ridge regression on the input window, penalty chosen "
+                                       "on validation",
+    baselines.label(baselines.DEFAULT_LSTM): "reference, not a strategy: 2 LSTM layers of 64, lr 1e-3, the race's "
+                                             "training and retraining seeds",
+}
 
 
 def _pm(m: float, s: float, n: int, digits: int = 4) -> str:
@@ -26,30 +40,61 @@ def _num(x: Any) -> Any:
     return None if x is None or (isinstance(x, float) and not math.isfinite(x)) else x
 
 
-def result_table(summaries: list[StrategySummary]) -> pd.DataFrame:
-    """Display columns (strings) first, then the numbers behind them."""
+def _mean_std(xs: list[float]) -> tuple[float, float]:
+    if not xs:
+        return math.nan, math.nan
+    return float(np.mean(xs)), float(np.std(xs, ddof=1)) if len(xs) > 1 else 0.0
+
+
+def result_table(summaries: list[StrategySummary], references: list[BaselineResult] | None = None) -> pd.DataFrame:
+    """Display columns (strings) first, then the numbers behind them; one row per strategy, then per reference."""
     rows = []
     for s in summaries:
+        tm, ts = s.score_mean_std
+        vm, vs = s.retrained_val_mean_std
         bm, bs = s.best_mean_std
-        tm, ts = s.test_mean_std
-        cm, cs = s.cpu_mean_std
+        cm, cs = _mean_std(s.cpu)
+        om, os_ = _mean_std(s.strategy_cpu)
+        rm, rs = _mean_std(s.retrain_cpu)
         rows.append({
             "Strategy": s.strategy,
+            "Retrained Test MSE": _pm(tm, ts, len(s.scores)),
+            "Retrained Val MSE": _pm(vm, vs, len(s.retrained_val)),
             "Best Validation MSE": _pm(bm, bs, len(s.best_vals)),
             "Key Finding": s.finding,
-            "Test MSE (selected)": _pm(tm, ts, len(s.test_vals)),
-            "CPU-s per run": _pm(cm, cs, len(s.cpu), digits=3) if s.cpu else "-",
+            "CPU-s per run": _pm(cm, cs, len(s.cpu), digits=3),
+            "Strategy CPU-s": _pm(om, os_, len(s.strategy_cpu), digits=2),
+            "Retrain CPU-s": _pm(rm, rs, len(s.retrain_cpu), digits=3),
             "Trials": s.trials,
             "Failed": s.failed,
-            "Seeds": f"{len(s.best_vals)}/{s.planned}",
-            "rank": s.rank, "mean_rank": _num(s.mean_rank),
+            "Seeds": f"{len(s.scores)}/{s.planned}",
+            "kind": "strategy", "retrained": s.retrained, "rank": s.rank, "mean_rank": _num(s.mean_rank),
+            "test_mse_mean": _num(tm), "test_mse_std": _num(ts), "test_mse_per_seed": s.scores,
+            "test_mse_ci_low": _num(s.ci[0]), "test_mse_ci_high": _num(s.ci[1]),
+            "retrained_val_mean": _num(vm), "retrained_val_per_seed": s.retrained_val,
             "best_val_mean": _num(bm), "best_val_std": _num(bs), "best_val_per_seed": s.best_vals,
-            "test_mse_mean": _num(tm), "test_mse_std": _num(ts), "test_mse_per_seed": s.test_vals,
-            "cpu_seconds_mean": _num(cm), "cpu_seconds_std": _num(cs), "seeds": s.seeds,
-            "p_vs_random": _num(s.p_vs_baseline), "p_worse_than_random": _num(s.p_worse), "verdict": s.verdict,
-            "cv": _num(s.cv), "running": s.running, "unfinished_runs": s.unfinished,
-            "darts_collapsed": s.darts.collapsed if s.darts else None,
+            "cpu_seconds_mean": _num(cm), "cpu_seconds_std": _num(cs), "strategy_cpu_mean": _num(om),
+            "retrain_cpu_mean": _num(rm), "seeds": s.seeds,
+            "p_vs_random": _num(s.p_vs_baseline), "p_holm": _num(s.p_holm), "p_worse_than_random": _num(s.p_worse),
+            "p_holm_worse": _num(s.p_holm_worse), "verdict": s.verdict,
+            "vs_best_baseline": _num(s.vs_baseline[1]) if s.vs_baseline else None, "cv": _num(s.cv), "running": s.running,
+            "unfinished_runs": s.unfinished, "darts_collapsed": s.darts.collapsed if s.darts else None,
             "darts_runs": s.darts.runs if s.darts else None,
+        })
+    for b in references or []:
+        seeds = sorted(b.test)
+        test, val = [b.test[k] for k in seeds], [b.val[k] for k in seeds if k in b.val]
+        tm, ts = _mean_std(test)
+        vm, vs = _mean_std(val)
+        rows.append({
+            "Strategy": b.name, "Retrained Test MSE": _pm(tm, ts, len(test)) if b.trainings else f"{tm:.4g}",
+            "Retrained Val MSE": _pm(vm, vs, len(val)) if b.trainings else f"{vm:.4g}", "Best Validation MSE": "-",
+            "Key Finding": BASELINE_NOTES.get(b.name, "reference, not a strategy"), "CPU-s per run": "-",
+            "Strategy CPU-s": "-", "Retrain CPU-s": f"{b.cpu_seconds / max(len(seeds), 1):.3g}" if b.trainings else "-",
+            "Trials": b.trainings or "-", "Failed": "-", "Seeds": f"{len(test)}",
+            "kind": "baseline", "retrained": bool(b.trainings), "test_mse_mean": _num(tm), "test_mse_std": _num(ts),
+            "test_mse_per_seed": test, "retrained_val_mean": _num(vm), "retrained_val_per_seed": val, "seeds": seeds,
+            "best_val_per_seed": [],
         })
     return pd.DataFrame(rows, columns=list(rows[0]) if rows else DISPLAY_COLUMNS)
 
@@ -66,15 +111,15 @@ def print_table(table: pd.DataFrame, title: str = "strategy race", console: Any 
     from rich.console import Console
     from rich.table import Table
 
-    con = console or Console(width=max(140, Console().width))
+    con = console or Console(width=max(160, Console().width))
     t = Table(title=title, show_lines=True, expand=True)
-    for c in DISPLAY_COLUMNS:
+    for c in PRINT_COLUMNS:
         if c == "Key Finding":
             t.add_column(c, overflow="fold", ratio=1)
         else:
             t.add_column(c, no_wrap=True, justify="right" if c in ("Trials", "Failed", "Seeds") else "left")
     for _, row in table.iterrows():
-        t.add_row(*[str(row[c]) for c in DISPLAY_COLUMNS])
+        t.add_row(*[str(row[c]) for c in PRINT_COLUMNS])
     con.print(t)
 
 
@@ -85,8 +130,9 @@ def save_tables(table: pd.DataFrame, out: str) -> dict[str, str]:
 
     csv_path, json_path = Path(out) / "results.csv", Path(out) / "results.json"
     flat = table.copy()
-    for c in ("best_val_per_seed", "test_mse_per_seed", "seeds"):
-        flat[c] = flat[c].map(lambda xs: " ".join(f"{x:.6g}" if isinstance(x, float) else str(x) for x in xs))
+    for c in ("best_val_per_seed", "test_mse_per_seed", "retrained_val_per_seed", "seeds"):
+        flat[c] = flat[c].map(lambda xs: " ".join(f"{x:.6g}" if isinstance(x, float) else str(x) for x in xs)
+                              if isinstance(xs, list) else "")
     flat.to_csv(csv_path, index=False)
     clean = table.astype(object).where(table.notna(), None)  # NaN is not JSON
     json_path.write_text(json.dumps(clean.to_dict(orient="records"), indent=2, default=str, allow_nan=False) + "\n")

@@ -1,0 +1,166 @@
+"""What a search delivers: its selected architecture trained again from scratch with fresh seeds.
+
+One training's validation MSE is noisy (the same sunspots architecture retrained with other
+seeds moves by 10-30%), and the best of many noisy values is the luckiest draw. So after a
+study, its ``top`` best architectures by the search objective are each retrained ``repeats``
+times, outside the search budget, and the one with the lowest mean retrained validation MSE is
+the selection (with ``top=1``, simply the search's best). Its mean retrained test MSE is what a
+user gets, and what the race ranks on.
+
+The retraining seeds depend only on the study seed, so seed k of every strategy of a race (and
+the race's default-LSTM baseline) trains with the same seeds: paired comparisons by seed.
+Results are stored in the study (state ``final``) after each training, so an interruption loses
+at most the trainings running, and a later call with more repeats or a larger ``top`` only runs
+what is missing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from seqnas.errors import ConfigError
+from seqnas.space.base import Arch
+from seqnas.storage import Storage, StudyRow
+from seqnas.trial import Proposal, Result, TrialRecord, TrialState
+
+STATE_KEY = "final"
+SEED_BASE = 1_000_003  # retraining seeds live far from the search's seeds
+
+
+def final_seeds(seed: int, repeats: int) -> list[int]:
+    """The evaluator seeds of the ``repeats`` retrainings for study seed ``seed``."""
+    return [SEED_BASE + 1000 * int(seed) + r for r in range(repeats)]
+
+
+def check_final(repeats: Any, top: Any = 1) -> tuple[int, int]:
+    for name, v, low in (("--final-repeats", repeats, 0), ("--final-top", top, 1)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < low:
+            raise ConfigError(f"{name} must be an integer >= {low}, got {v!r}")
+    return repeats, top
+
+
+def candidates(records: Sequence[TrialRecord], top: int) -> list[TrialRecord]:
+    """The ``top`` completed architecture trials with the lowest primary objective (earliest on ties)."""
+    scored = [r for r in records if r.kind == "arch" and r.state is TrialState.COMPLETE and r.arch is not None
+              and r.value is not None and math.isfinite(r.value)]
+    return sorted(scored, key=lambda r: (r.value, r.number))[:top]
+
+
+@dataclass
+class Final:
+    """The retrained selection of one study."""
+
+    number: int  # the selected trial
+    arch: dict[str, Any]
+    search_value: float  # its value in the search (one training)
+    val: list[float]  # retrained validation MSEs, one per successful retraining
+    test: list[float]
+    cpu_seconds: float  # all retrainings of all candidates
+    failed: int = 0
+    candidates: list[dict[str, Any]] = field(default_factory=list)  # number, mean val, mean test, n
+
+    @property
+    def val_mse(self) -> float:
+        return float(np.mean(self.val)) if self.val else math.nan
+
+    @property
+    def test_mse(self) -> float:
+        return float(np.mean(self.test)) if self.test else math.nan
+
+    @property
+    def val_std(self) -> float:
+        return float(np.std(self.val, ddof=1)) if len(self.val) > 1 else 0.0
+
+    @property
+    def test_std(self) -> float:
+        return float(np.std(self.test, ddof=1)) if len(self.test) > 1 else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"number": self.number, "arch": self.arch, "search_value": self.search_value, "val_mse": self.val_mse,
+                "test_mse": self.test_mse, "val_std": self.val_std, "test_std": self.test_std, "repeats": len(self.val),
+                "cpu_seconds": self.cpu_seconds, "failed": self.failed, "candidates": self.candidates}
+
+
+def stored_runs(storage: Storage, row: StudyRow) -> dict[str, dict[str, dict[str, Any]]]:
+    """arch key -> str(seed) -> {val_mse, test_mse, cpu_seconds[, error]} of every retraining stored."""
+    state = storage.get_state(row, STATE_KEY) or {}
+    return {k: dict(v) for k, v in (state.get("runs") or {}).items()}
+
+
+def selection(records: Sequence[TrialRecord], runs: dict[str, dict[str, dict[str, Any]]], seed: int, repeats: int,
+              top: int) -> Final | None:
+    """The selected architecture from stored retrainings (None when no candidate has a successful one)."""
+    seeds = [str(s) for s in final_seeds(seed, repeats)]
+    best: Final | None = None
+    cands, cpu, failed = [], 0.0, 0
+    for rec in candidates(records, top):
+        assert rec.arch is not None
+        mine = [runs.get(rec.arch.key, {}).get(s) for s in seeds]
+        done = [m for m in mine if m is not None]
+        cpu += sum(float(m.get("cpu_seconds") or 0.0) for m in done)
+        ok = [m for m in done if m.get("error") is None]
+        failed += len(done) - len(ok)
+        if not ok:
+            continue
+        f = Final(rec.number, dict(rec.arch), float(rec.value or math.nan), [float(m["val_mse"]) for m in ok],
+                  [float(m["test_mse"]) for m in ok], 0.0)
+        cands.append({"number": rec.number, "val_mse": f.val_mse, "test_mse": f.test_mse, "n": len(ok)})
+        if best is None or f.val_mse < best.val_mse:
+            best = f
+    if best is not None:
+        best.cpu_seconds, best.failed, best.candidates = cpu, failed, cands
+    return best
+
+
+def load_final(storage: Storage, row: StudyRow, records: Sequence[TrialRecord], seed: int) -> Final | None:
+    """The stored selection with the repeats and top it was run with (None if never run)."""
+    state = storage.get_state(row, STATE_KEY)
+    if not state or not state.get("repeats"):
+        return None
+    return selection(records, stored_runs(storage, row), seed, int(state["repeats"]), int(state.get("top", 1)))
+
+
+def run_final(storage: Storage, row: StudyRow, evaluator: Any, executor: Any, seed: int, repeats: int, top: int = 1,
+              on_result: Callable[[], None] | None = None) -> Final | None:
+    """Retrain the study's ``top`` candidates ``repeats`` times each (what is stored is not run again).
+
+    ``executor`` runs the trainings (any seqnas executor: inline, pool, Ray); each result is
+    stored as it arrives. Returns the selection, or None when there is nothing to retrain.
+    """
+    repeats, top = check_final(repeats, top)
+    if repeats == 0:
+        return None
+    records = storage.trials(row)
+    runs = stored_runs(storage, row)
+    todo: list[tuple[Arch, int]] = []
+    for rec in candidates(records, top):
+        assert rec.arch is not None
+        have = runs.get(rec.arch.key, {})
+        todo += [(rec.arch, s) for s in final_seeds(seed, repeats) if str(s) not in have]
+    state = {"repeats": repeats, "top": top, "runs": runs}
+    storage.set_state(row, STATE_KEY, state)
+    queue, in_flight = list(enumerate(todo)), {}
+    while queue or in_flight:
+        while queue and len(in_flight) < max(1, executor.workers):
+            tag, (arch, s) = queue.pop(0)
+            in_flight[-1 - tag] = (arch, s)  # negative tags: never a stored trial's number
+            executor.submit(-1 - tag, evaluator, Proposal(arch=arch, kind="final"), s)
+        for tag, result in executor.wait(timeout=1.0):
+            arch, s = in_flight.pop(tag)
+            runs.setdefault(arch.key, {})[str(s)] = result_entry(result)
+            storage.set_state(row, STATE_KEY, state)
+            if on_result is not None:
+                on_result()
+    return selection(records, runs, seed, repeats, top)
+
+
+def result_entry(result: Result) -> dict[str, Any]:
+    cpu = float(result.metrics.get("cpu_seconds", 0.0) or 0.0)
+    if result.state is not TrialState.COMPLETE:
+        return {"error": result.error or "failed", "cpu_seconds": cpu}
+    return {"val_mse": float(result.metrics["val_mse"]), "test_mse": float(result.metrics["test_mse"]), "cpu_seconds": cpu}
