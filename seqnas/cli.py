@@ -69,6 +69,26 @@ def _options(pairs: Sequence[str] | None) -> dict[str, Any]:
     return out
 
 
+def _seeds(s: str) -> int | list[int]:
+    """--seeds: a count N (seeds 0..N-1), a range A-B (both included) or a comma-separated list."""
+    try:
+        if "," in s:
+            out = [int(x) for x in s.split(",") if x.strip()]
+        elif "-" in s.strip()[1:]:
+            a, b = (int(x) for x in s.split("-", 1))
+            out = list(range(a, b + 1))
+        else:
+            n = int(s)
+            if n < 1:
+                raise ValueError
+            return n
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seeds must be a count N, a range A-B or a list 0,1,2, got {s!r}") from None
+    if not out or any(k < 0 for k in out) or len(set(out)) != len(out):
+        raise argparse.ArgumentTypeError(f"--seeds must name distinct non-negative seeds, got {s!r}")
+    return out
+
+
 def _csv_list(s: str | None) -> list[str]:
     return [x.strip() for x in (s or "").split(",") if x.strip()]
 
@@ -338,7 +358,8 @@ def _add_compare(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("budget of each run (one strategy, one seed); default --trials 30")
     g.add_argument("--trials", type=_positive_int("--trials"), help="finished architecture trials")
     g.add_argument("--cpu-seconds", type=_positive_float("--cpu-seconds"), help="CPU-seconds of evaluation")
-    p.add_argument("--seeds", type=_positive_int("--seeds"), help="runs per strategy, seeds 0..N-1 (default 3)")
+    p.add_argument("--seeds", type=_seeds, help="runs per strategy: N (seeds 0..N-1, default 3), a range A-B or a list "
+                   "such as 5,6,7")
     g.add_argument("--no-charge-strategy", action="store_true",
                    help="leave the strategies' own CPU time (ask/tell) out of --cpu-seconds (the report says so)")
     p.add_argument("--max-params", type=_positive_int("--max-params"), help="larger models fail without training")

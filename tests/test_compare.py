@@ -187,7 +187,7 @@ def test_the_table_matches_the_stored_trials(race):
     grid = strategies[strategies["Strategy"] == "grid"].iloc[0]
     assert "not distinguishable from random search at 2 seeds" in grid["Key Finding"] and grid["verdict"] == "not distinguishable"
     lstm = table[table["Strategy"] == "baseline: default LSTM"].iloc[0]
-    assert lstm["Trials"] == "6" and lstm["test_mse_mean"] > 0  # 3 trainings for each of the 2 race seeds
+    assert lstm["Trials"] == 6 and lstm["test_mse_mean"] > 0  # 3 trainings for each of the 2 race seeds
 
 
 class _Page(HTMLParser):

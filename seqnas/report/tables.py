@@ -91,7 +91,7 @@ def result_table(summaries: list[StrategySummary], references: list[BaselineResu
             "Retrained Val MSE": _pm(vm, vs, len(val)) if b.trainings else f"{vm:.4g}", "Best Validation MSE": "-",
             "Key Finding": BASELINE_NOTES.get(b.name, "reference, not a strategy"), "CPU-s per run": "-",
             "Strategy CPU-s": "-", "Retrain CPU-s": f"{b.cpu_seconds / max(len(seeds), 1):.3g}" if b.trainings else "-",
-            "Trials": b.trainings or "-", "Failed": "-", "Seeds": f"{len(test)}",
+            "Trials": b.trainings or None, "Failed": None, "Seeds": f"{len(test)}",
             "kind": "baseline", "retrained": bool(b.trainings), "test_mse_mean": _num(tm), "test_mse_std": _num(ts),
             "test_mse_per_seed": test, "retrained_val_mean": _num(vm), "retrained_val_per_seed": val, "seeds": seeds,
             "best_val_per_seed": [],
@@ -99,11 +99,20 @@ def result_table(summaries: list[StrategySummary], references: list[BaselineResu
     return pd.DataFrame(rows, columns=list(rows[0]) if rows else DISPLAY_COLUMNS)
 
 
+def cell(v: Any) -> str:
+    """A table cell: '-' for missing values, counts without a decimal point."""
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "-"
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
 def markdown_table(table: pd.DataFrame, columns: list[str] | None = None) -> str:
     cols = columns or DISPLAY_COLUMNS
     lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
     for _, row in table.iterrows():
-        lines.append("| " + " | ".join(str(row[c]).replace("|", "\\|").replace("\n", " ") for c in cols) + " |")
+        lines.append("| " + " | ".join(cell(row[c]).replace("|", "\\|").replace("\n", " ") for c in cols) + " |")
     return "\n".join(lines)
 
 
@@ -119,7 +128,7 @@ def print_table(table: pd.DataFrame, title: str = "strategy race", console: Any 
         else:
             t.add_column(c, no_wrap=True, justify="right" if c in ("Trials", "Failed", "Seeds") else "left")
     for _, row in table.iterrows():
-        t.add_row(*[str(row[c]) for c in PRINT_COLUMNS])
+        t.add_row(*[cell(row[c]) for c in PRINT_COLUMNS])
     con.print(t)
 
 
