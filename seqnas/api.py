@@ -13,7 +13,7 @@ import pandas as pd
 from seqnas.errors import ConfigError
 from seqnas.evaluation import TrainBudget, parse_objectives
 from seqnas.execution import Executor, make_executor
-from seqnas.final import Final, check_final, load_final, run_final
+from seqnas.final import DEFAULT_TOP, Final, check_final, load_final, run_final
 from seqnas.pareto import pareto_mask
 from seqnas.progress import RichProgress
 from seqnas.runner import NoProgress, Runner
@@ -168,7 +168,7 @@ def search(
     trial_timeout: float | None = None,
     ray_address: str | None = None,
     final_repeats: int = 3,
-    final_top: int = 1,
+    final_top: int = DEFAULT_TOP,
     progress: bool | None = None,
 ) -> SearchResult:
     """Search ``space`` on a task (built-in, or ``csv``/``target``) or on ``objective(arch) -> float``.
@@ -249,7 +249,7 @@ def resume(study: str, db: str, *, workers: int | None = 1, executor: str | Exec
         storage.close()
 
 
-def retrain(study: str, db: str, *, repeats: int = 3, top: int = 1, workers: int | None = 1,
+def retrain(study: str, db: str, *, repeats: int = 3, top: int = DEFAULT_TOP, workers: int | None = 1,
             executor: str | Executor | None = None) -> SearchResult:
     """Retrain a stored study's best architecture (``top`` > 1: its best candidates) ``repeats`` times with
     fresh seeds; retrainings already stored are not run again."""

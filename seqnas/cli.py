@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from seqnas.errors import ConfigError, UserError
+from seqnas.final import DEFAULT_TOP
 
 
 class _Parser(argparse.ArgumentParser):
@@ -122,9 +123,9 @@ def add_final_args(p: argparse.ArgumentParser, default: int | None) -> None:
     g = p.add_argument_group("retraining of the selected architecture (outside the budget)")
     g.add_argument("--final-repeats", type=_nonneg("--final-repeats"), default=default, metavar="R",
                    help=f"train the best architecture again R times with fresh seeds (0: no retraining; default {default})")
-    g.add_argument("--final-top", type=_positive_int("--final-top"), default=1, metavar="M",
-                   help="retrain the best M architectures and select the one with the lowest mean retrained "
-                        "validation MSE (default 1)")
+    g.add_argument("--final-top", type=_positive_int("--final-top"), default=None, metavar="M",
+                   help="retrain the best M architectures of the search and select the one with the lowest mean "
+                        "retrained validation MSE (default 3; 1: the search's best)")
 
 
 def add_training_args(p: argparse.ArgumentParser) -> None:
@@ -174,7 +175,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         train={"max_epochs": args.max_epochs, "patience": args.patience, "batch_size": args.batch_size},
         study=args.study or f"{args.strategy}-{args.task or ('csv' if args.csv else 'sunspots')}-seed{args.seed}",
         db=args.db, workers=_workers(args), executor=args.executor, trial_timeout=args.trial_timeout,
-        ray_address=args.ray_address, final_repeats=args.final_repeats, final_top=args.final_top,
+        ray_address=args.ray_address, final_repeats=args.final_repeats,
+        final_top=DEFAULT_TOP if args.final_top is None else args.final_top,
         progress=not args.no_progress,
     )
     _print_summary(result)
@@ -195,7 +197,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     from seqnas.show import render_study
 
     if args.final_repeats:
-        result = retrain(args.study, args.db, repeats=args.final_repeats, top=args.final_top, workers=args.workers)
+        result = retrain(args.study, args.db, repeats=args.final_repeats,
+                         top=DEFAULT_TOP if args.final_top is None else args.final_top, workers=args.workers)
     else:
         result = load(args.study, args.db)
     render_study(result, top=args.top)
@@ -304,7 +307,7 @@ def _run_compare(args: argparse.Namespace) -> Any:
             raise ConfigError("--resume needs --db, the race's SQLite file")
         return resume_race(args.db, race=args.race, out=args.out, workers=args.workers, trials=args.trials,
                            cpu_seconds=args.cpu_seconds, trial_timeout=args.trial_timeout,
-                           final_repeats=args.final_repeats, final_top=args.final_top if args.final_top != 1 else None,
+                           final_repeats=args.final_repeats, final_top=args.final_top,
                            progress=not args.no_progress)
     options: dict[str, dict[str, Any]] = {}
     for key, value in _options(args.option).items():
@@ -320,7 +323,8 @@ def _run_compare(args: argparse.Namespace) -> Any:
         strategy_options=options, trials=args.trials, cpu_seconds=args.cpu_seconds, seeds=args.seeds or 3,
         max_params=args.max_params, train=train, db=args.db, out=args.out or "report", race=args.race or "race",
         workers=args.workers, trial_timeout=args.trial_timeout,
-        final_repeats=3 if args.final_repeats is None else args.final_repeats, final_top=args.final_top,
+        final_repeats=3 if args.final_repeats is None else args.final_repeats,
+        final_top=DEFAULT_TOP if args.final_top is None else args.final_top,
         charge_strategy=not args.no_charge_strategy, progress=not args.no_progress)
 
 

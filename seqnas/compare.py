@@ -21,7 +21,7 @@ from seqnas.errors import ConfigError, StudyError
 from seqnas.evaluation import TaskEvaluator, TrainBudget
 from seqnas.execution.base import check_trial_timeout
 from seqnas.execution.pool import PoolExecutor
-from seqnas.final import check_final, final_seeds, result_entry, run_final
+from seqnas.final import DEFAULT_TOP, check_final, final_seeds, result_entry, run_final
 from seqnas.runner import Runner
 from seqnas.space import SearchSpace, get_space
 from seqnas.storage import Storage, StudyRow
@@ -409,7 +409,7 @@ def compare(
     workers: int | None = None,
     trial_timeout: float | None = None,
     final_repeats: int = 3,
-    final_top: int = 1,
+    final_top: int = DEFAULT_TOP,
     charge_strategy: bool = True,
     progress: bool | None = None,
 ) -> RaceResult:

@@ -22,7 +22,7 @@ from tests.conftest import SEQNAS, TINY_MACRO, TINY_TRAIN, TINY_TRAIN_ARGS
 MISBEHAVING_SPACE = {"params": {"a": [0, 1, 2, 3, 4, 5]}}
 
 # Metrics that measure time, so differ between runs; everything else must be identical.
-TIMING_METRICS = {"train_seconds", "latency_ms", "cpu_seconds"}
+TIMING_METRICS = {"train_seconds", "latency_ms", "cpu_seconds", "strategy_cpu_seconds"}
 
 
 @dataclass(frozen=True)

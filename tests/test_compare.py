@@ -169,16 +169,19 @@ def test_the_table_matches_the_stored_trials(race):
         assert row["best_val_std"] == pytest.approx(np.std(best, ddof=1))
         assert row["Best Validation MSE"].startswith(f"{np.mean(best):.4g} ± ")
         assert row["rank"] in (1, 2)
-        # What the table ranks on: each run's selected architecture (its best by validation) retrained 3 times
-        # with the seeds of its race seed, the mean test MSE of those trainings.
+        # What the table ranks on: each run's top 3 by validation retrained 3 times with the seeds of its race
+        # seed; the selection is the one with the lowest mean retrained validation MSE, its mean test MSE the score.
         tests = []
         for k in range(SEEDS):
             study = [t for t in after if t["study"] == f"race/{row['Strategy']}/seed{k}"]
-            chosen = min(study, key=lambda t: (json.loads(t["value_json"])["val_mse"], t["number"]))
+            top = sorted(study, key=lambda t: (json.loads(t["value_json"])["val_mse"], t["number"]))[:3]
             final = _study_state(race["db"], f"race/{row['Strategy']}/seed{k}", "final")
-            runs_of_best = final["runs"][chosen["arch_hash"]]
-            assert sorted(runs_of_best) == sorted(str(s) for s in final_seeds(k, 3))
-            tests.append(np.mean([r["test_mse"] for r in runs_of_best.values()]))
+            assert final["top"] == 3 and final["repeats"] == 3
+            retrained = [final["runs"][t["arch_hash"]] for t in top]
+            for runs in retrained:
+                assert sorted(runs) == sorted(str(s) for s in final_seeds(k, 3))
+            chosen = min(retrained, key=lambda runs: np.mean([r["val_mse"] for r in runs.values()]))
+            tests.append(np.mean([r["test_mse"] for r in chosen.values()]))
         assert row["test_mse_mean"] == pytest.approx(np.mean(tests))
         assert row["Retrained Test MSE"].startswith(f"{np.mean(tests):.4g} ± ")
         cpu = [sum(json.loads(t["metrics"])["cpu_seconds"] for t in after if t["study"] == f"race/{row['Strategy']}/seed{k}")

@@ -92,7 +92,7 @@ def test_search_retrains_the_best_architecture_and_show_reports_it(tmp_path, env
     db = str(tmp_path / "runs.db")
     space = space_from_dict(TINY_MACRO)
     result = seqnas.search(space, task="sunspots", strategy="random", trials=3, seed=1, train=TINY_TRAIN, db=db,
-                           study="s", final_repeats=2)
+                           study="s", final_repeats=2, final_top=1)
     final = result.final
     assert final is not None and final.number == result.best_trial.number and len(final.test) == 2
     storage = Storage(db, create=False)
@@ -104,11 +104,16 @@ def test_search_retrains_the_best_architecture_and_show_reports_it(tmp_path, env
     # Retrained with other seeds than the search's: not the search's single value.
     assert final.val_mse != pytest.approx(result.best_value)
     # More repeats later run only what is missing: the 2 stored trainings are kept exactly.
-    more = seqnas.api.retrain("s", db, repeats=3)
+    more = seqnas.api.retrain("s", db, repeats=3, top=1)
     assert more.final is not None and len(more.final.test) == 3 and more.final.test[:2] == final.test
     shown = subprocess.run([*SEQNAS, "show", "--study", "s", "--db", db], capture_output=True, text=True, env=env, timeout=120)
     assert shown.returncode == 0, shown.stderr
     assert "retrained 3 times with fresh seeds" in shown.stdout
+    # The default selection retrains the top 3 and keeps the best by mean retrained validation MSE.
+    top3 = seqnas.api.retrain("s", db, repeats=3)
+    cands = top3.final.candidates
+    assert len(cands) == 3 and top3.final.number == min(cands, key=lambda c: c["val_mse"])["number"]
+    assert {c["number"] for c in cands} == {r.number for r in sorted(result.completed, key=lambda r: r.value)[:3]}
 
 
 def test_search_cli_retrains_by_default_and_final_repeats_0_turns_it_off(tmp_path, env):

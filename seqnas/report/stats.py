@@ -76,30 +76,53 @@ def _mean_std(xs: list[float]) -> tuple[float, float]:
 
 @dataclass
 class DartsSummary:
-    """Collapse diagnostics of the one-shot runs of a strategy (from the supernet trials' metrics)."""
+    """Collapse diagnostics of the one-shot runs of a strategy (from the supernet trials' metrics).
+
+    ``detected`` counts the runs in which the collapse indicator fired at some epoch, whatever the
+    remedy did about it; ``collapsed`` the runs whose derived architectures come from collapsed
+    weights. A remedy that stops at the onset (darts+) has detected > 0 and collapsed 0: the
+    finding says both, so it is never "no collapse" when collapse was seen.
+    """
 
     runs: int
     collapsed: int
-    final_param_free: list[float]
+    final_param_free: list[float]  # of the architecture weights derived from
     first_entropy: list[float]
     final_entropy: list[float]
     threshold: float | None
     remedies: list[str]
+    detected_at: list[int] = field(default_factory=list)  # per run where it fired: the first epoch
+    derived_from: list[int | None] = field(default_factory=list)  # per such run: the epoch derived from
+    derived_param_free: list[float] = field(default_factory=list)  # of the top-1 derived architecture itself
 
     def text(self) -> str:
+        n = self.runs
+        seeds = f"seed{'s' if n != 1 else ''}"
+        if self.detected_at:
+            k = len(self.detected_at)
+            head = f"supernet collapse detected in {k} of {n} {seeds} (epoch {', '.join(map(str, self.detected_at))})"
+            before = [(e, d) for e, d in zip(self.detected_at, self.derived_from) if d is not None and d < e]
+            if before:
+                head += f"; the remedy derived from the epoch before ({', '.join(str(d) for _, d in before)})"
+            if self.collapsed:
+                head += f"; derived from collapsed weights in {self.collapsed} of {n} {seeds}"
+        elif self.collapsed:
+            head = f"supernet collapsed in {self.collapsed}/{n} {seeds}"
+        else:
+            head = f"no supernet collapse detected in {n} {seeds}"
         details = []
         if self.final_param_free:
-            pf = f"final parameter-free share {np.mean(self.final_param_free):.2f}"
+            pf = f"parameter-free share of the weights derived from {np.mean(self.final_param_free):.2f}"
             if self.threshold is not None:
                 pf += f" (collapse at {self.threshold:.2f})"
             details.append(pf)
+        if self.derived_param_free:
+            details.append(f"of the derived architectures {np.mean(self.derived_param_free):.2f}")
         if self.final_entropy:
             ent = f"alpha entropy {np.mean(self.final_entropy):.2f}"
             if self.first_entropy:
                 ent += f" (first epoch {np.mean(self.first_entropy):.2f})"
             details.append(ent)
-        head = (f"supernet collapsed in {self.collapsed}/{self.runs} seeds" if self.collapsed
-                else f"no supernet collapse in {self.runs} seed{'s' if self.runs != 1 else ''}")
         out = head + (f": {', '.join(details)}" if details else "")
         remedies = sorted(set(self.remedies))
         if remedies:
@@ -121,10 +144,12 @@ def darts_summary(runs: list[Run]) -> DartsSummary | None:
     diags = [d for r in runs if (d := r.darts) is not None]
     if not diags:
         return None
-    pf = [v for d in diags if (v := _last(d.get("param_free_share"))) is not None]
+    # The share of the weights the architectures were derived from (the last epoch's when not stored).
+    pf = [v for d in diags if (v := _last(d.get("derivation_param_free_share", d.get("param_free_share")))) is not None]
     ent = [v for d in diags if (v := _last(d.get("entropy"))) is not None]
     ent0 = [v for d in diags if (v := _first(d.get("entropy"))) is not None]
     thresholds = [v for d in diags if (v := _last(d.get("collapse_threshold"))) is not None]
+    fired = [d for d in diags if d.get("collapse_detected_epoch") is not None]
     remedies = []
     for d in diags:
         rem = d.get("remedy")
@@ -133,7 +158,10 @@ def darts_summary(runs: list[Run]) -> DartsSummary | None:
         elif rem:
             remedies.append(str(rem))
     return DartsSummary(len(diags), sum(bool(d.get("collapsed")) for d in diags), pf, ent0, ent,
-                        float(np.mean(thresholds)) if thresholds else None, remedies)
+                        float(np.mean(thresholds)) if thresholds else None, remedies,
+                        [int(d["collapse_detected_epoch"]) for d in fired],
+                        [None if d.get("derived_from_epoch") is None else int(d["derived_from_epoch"]) for d in fired],
+                        [v for d in diags if (v := _last(d.get("derived_param_free_share"))) is not None])
 
 
 def _first(x: Any) -> float | None:
