@@ -46,16 +46,6 @@ def _positive_float(name: str) -> Callable[[str], float]:
     return parse
 
 
-def _nonneg_int(s: str) -> int:
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--seed must be a non-negative integer, got {s!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"--seed must be a non-negative integer, got {s!r}")
-    return v
-
-
 def _options(pairs: Sequence[str] | None) -> dict[str, Any]:
     """--option key=value (value parsed as JSON when it can be: numbers, true/false, lists)."""
     out: dict[str, Any] = {}
@@ -247,7 +237,7 @@ def _add_search(p: argparse.ArgumentParser) -> None:
     g.add_argument("--trials", type=_positive_int("--trials"))
     g.add_argument("--seconds", type=_positive_float("--seconds"), help="wall-clock seconds")
     g.add_argument("--cpu-seconds", type=_positive_float("--cpu-seconds"), help="CPU-seconds of evaluation")
-    p.add_argument("--seed", type=_nonneg_int, default=0)
+    p.add_argument("--seed", type=_nonneg("--seed"), default=0)
     p.add_argument("--objectives", default=None, help="comma-separated, minimised: val_mse (default), params, latency")
     p.add_argument("--max-params", type=_positive_int("--max-params"), help="larger models fail without training")
     add_final_args(p, default=3)

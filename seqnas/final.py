@@ -148,7 +148,8 @@ def run_final(storage: Storage, row: StudyRow, evaluator: Any, executor: Any, se
         todo += [(rec.arch, s) for s in final_seeds(seed, repeats) if str(s) not in have]
     state = {"repeats": repeats, "top": top, "runs": runs}
     storage.set_state(row, STATE_KEY, state)
-    queue, in_flight = list(enumerate(todo)), {}
+    queue = list(enumerate(todo))
+    in_flight: dict[int, tuple[Arch, int]] = {}
     while queue or in_flight:
         while queue and len(in_flight) < max(1, executor.workers):
             tag, (arch, s) = queue.pop(0)

@@ -237,20 +237,23 @@ def plot_alphas(run: Run, path: Path) -> str | None:
 def plot_retrained(data: RaceData, path: Path, colors: dict[str, Any]) -> str | None:
     """Each run's selected architecture, retrained, on the test split: one dot per seed, the mean as a bar,
     the reference rows (baselines) as horizontal lines."""
-    per = {s: [v for r in data.runs_of(s) if (v := r.retrained_test) is not None] for s in data.strategies}
-    per = {s: v for s, v in per.items() if v}
+    per: dict[str, list[float]] = {}
+    for name in data.strategies:
+        got = [float(r.retrained_test) for r in data.runs_of(name) if r.retrained_test is not None]
+        if got:
+            per[name] = got
     if not per:
         return None
     order = sorted(per, key=lambda s: float(np.mean(per[s])))
     fig = Figure(figsize=(8, 4.2))
     ax = fig.add_subplot(1, 1, 1)
     for i, s in enumerate(order):
-        v = per[s]
-        jitter = np.linspace(-0.12, 0.12, len(v)) if len(v) > 1 else np.zeros(1)
-        ax.scatter(i + jitter, v, color=colors[s], s=22, zorder=3)
-        ax.hlines(float(np.mean(v)), i - 0.3, i + 0.3, color=colors[s], lw=2.5, zorder=4)
+        pts = np.asarray(per[s], dtype=float)
+        jitter = np.linspace(-0.12, 0.12, len(pts)) if len(pts) > 1 else np.zeros(1)
+        ax.scatter(i + jitter, pts, color=colors[s], s=22, zorder=3)
+        ax.hlines(float(np.mean(pts)), i - 0.3, i + 0.3, color=colors[s], lw=2.5, zorder=4)
     styles = ["--", ":", "-."]
-    values = [x for v in per.values() for x in v]
+    values = [x for vals in per.values() for x in vals]
     for j, b in enumerate(data.baselines):
         if b.test:
             m = float(np.mean(list(b.test.values())))
@@ -277,9 +280,9 @@ def plot_ranks(stats: RaceStats, path: Path, colors: dict[str, Any]) -> str | No
     ax.set_xlim(0.5, k + 0.5)
     ax.set_ylim(-1.0 - 0.5 * k, 1.6)
     ax.axhline(0, color="black", lw=1)
-    for r in range(1, k + 1):
-        ax.plot([r, r], [-0.08, 0.08], color="black", lw=1)
-        ax.text(r, 0.2, str(r), ha="center", fontsize=8)
+    for tick in range(1, k + 1):
+        ax.plot([tick, tick], [-0.08, 0.08], color="black", lw=1)
+        ax.text(tick, 0.2, str(tick), ha="center", fontsize=8)
     ax.plot([1, 1 + stats.cd], [1.1, 1.1], color="black", lw=2)
     ax.text(1 + stats.cd / 2, 1.25, f"CD = {stats.cd:.2f} (Nemenyi, {stats.blocks} seeds)", ha="center", fontsize=8)
     for i, (name, r) in enumerate(items):
@@ -288,7 +291,8 @@ def plot_ranks(stats: RaceStats, path: Path, colors: dict[str, Any]) -> str | No
         ax.plot(r, 0, "o", color=colors.get(name, "0.3"))
         ax.text(r + 0.05, y, f"{name} ({r:.2f})", va="center", fontsize=8)
     # Groups not separated by the test: maximal runs of strategies whose mean ranks lie within CD.
-    cliques, level = [], 0
+    cliques: list[tuple[int, int]] = []
+    level = 0
     for i in range(k):
         j = max(j for j in range(i, k) if items[j][1] - items[i][1] <= stats.cd)
         if j > i and not any(a <= i and j <= b for a, b in cliques):

@@ -23,7 +23,7 @@ BASELINE_NOTES = {
     baselines.label(baselines.PERSISTENCE): "reference, not a strategy: the last observed value repeated",
     baselines.label(baselines.LINEAR): "reference, not a strategy: ridge regression on the input window, penalty chosen "
                                        "on validation",
-    baselines.label(baselines.DEFAULT_LSTM): "reference, not a strategy: 2 LSTM layers of 64, lr 1e-3, the race's "
+    baselines.label(baselines.DEFAULT_LSTM): "reference, not a strategy: 2 LSTM layers of 64, lr 3e-3, the race's "
                                              "training and retraining seeds",
 }
 
