@@ -199,8 +199,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     from seqnas.export import export_study
 
     meta = export_study(args.study, args.db, args.out)
-    what = "architecture and retrained weights" if "n_features" in meta else "architecture"
-    print(f"exported the {what} of trial #{meta['trial']} to {args.out} (see {args.out}/README.md)")
+    if "n_features" in meta:
+        print(f"exported the architecture and retrained weights of trial #{meta['trial']} to {args.out} "
+              f"(see {args.out}/README.md)")
+    else:  # an objective-function study: there is no model, only the architecture
+        print(f"exported the architecture of trial #{meta['trial']} to {args.out}/arch.json")
     return 0
 
 

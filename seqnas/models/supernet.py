@@ -101,8 +101,11 @@ def check_mixing(mixing: str) -> str:
 
 
 def concentration(alpha: torch.Tensor) -> torch.Tensor:
-    """DrNAS's Dirichlet concentration: positive, 1 (uniform) at alpha = 0."""
-    return F.elu(alpha) + 1.0
+    """DrNAS's Dirichlet concentration: positive, 1 (uniform) at alpha = 0.
+
+    elu(alpha) + 1 rounds to exactly 0 in float32 below alpha of about -17, which a Dirichlet
+    refuses: the floor keeps a far-drifted logit (``kl=0``, long searches) a valid concentration."""
+    return (F.elu(alpha) + 1.0).clamp_min(1e-6)
 
 
 def mixing_weights(alphas: Sequence[torch.Tensor], mixing: str, tau: float = 1.0) -> list[torch.Tensor]:
