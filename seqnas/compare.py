@@ -21,7 +21,7 @@ from seqnas.errors import ConfigError, StudyError
 from seqnas.evaluation import TaskEvaluator, TrainBudget
 from seqnas.execution.base import check_trial_timeout
 from seqnas.execution.pool import PoolExecutor
-from seqnas.final import DEFAULT_TOP, check_final, final_seeds, result_entry, run_final
+from seqnas.final import DEFAULT_TOP, check_final, final_seeds, run_final, train_each
 from seqnas.runner import Runner
 from seqnas.space import SearchSpace, get_space
 from seqnas.storage import Storage, StudyRow
@@ -280,15 +280,12 @@ def _run_lstm_baseline(storage: Storage, executor: _LaneExecutor, spec: RaceSpec
     runs: dict[str, Any] = dict(storage.get_meta(key) or {})
     evaluator = TaskEvaluator(spec.settings.task, "rnn-macro", spec.settings.train)  # type: ignore[arg-type]
     arch = baselines.default_lstm_arch()
-    for s in final_seeds(seed, spec.final_repeats):
-        if str(s) in runs:
-            continue
-        executor.submit(s, evaluator, Proposal(arch=arch, kind="final"), s)
-        done: list[tuple[int, Result]] = []
-        while not done:
-            done = executor.wait(timeout=1.0)
-        runs[str(s)] = result_entry(done[0][1])
+
+    def store(_: Any, s: int, entry: dict[str, Any]) -> None:
+        runs[str(s)] = entry
         storage.set_meta(key, runs)
+
+    train_each(executor, evaluator, [(arch, s) for s in _lstm_seeds(spec, seed) if str(s) not in runs], store)
     ok = [r["test_mse"] for r in runs.values() if "test_mse" in r]
     progress.note(f"[green]done[/green] {baselines.label(baselines.DEFAULT_LSTM)} seed {seed}: test MSE "
                   f"{sum(ok) / len(ok) if ok else float('nan'):.4g} ({len(ok)} trainings)")
@@ -303,9 +300,14 @@ def store_fixed_baselines(storage: Storage, spec: RaceSpec) -> None:
                                                   baselines.LINEAR: baselines.ridge(data)})
 
 
+def _lstm_seeds(spec: RaceSpec, seed: int) -> list[int]:
+    """The default LSTM trains with the strategies' retraining seeds (once even without retraining)."""
+    return final_seeds(seed, max(1, spec.final_repeats))
+
+
 def lstm_baseline_done(storage: Storage, spec: RaceSpec, seed: int) -> bool:
     runs = storage.get_meta(f"{LSTM_KEY}{spec.name}/seed{seed}") or {}
-    return all(str(s) in runs for s in final_seeds(seed, spec.final_repeats))
+    return all(str(s) in runs for s in _lstm_seeds(spec, seed))
 
 
 def _lane(db: str, spec: RaceSpec, queue: deque[_Job], lock: threading.Lock, stop: threading.Event,

@@ -148,20 +148,31 @@ def run_final(storage: Storage, row: StudyRow, evaluator: Any, executor: Any, se
         todo += [(rec.arch, s) for s in final_seeds(seed, repeats) if str(s) not in have]
     state = {"repeats": repeats, "top": top, "runs": runs}
     storage.set_state(row, STATE_KEY, state)
+
+    def store(arch: Arch, s: int, entry: dict[str, Any]) -> None:
+        runs.setdefault(arch.key, {})[str(s)] = entry
+        storage.set_state(row, STATE_KEY, state)
+        if on_result is not None:
+            on_result()
+
+    train_each(executor, evaluator, todo, store)
+    return selection(records, runs, seed, repeats, top)
+
+
+def train_each(executor: Any, evaluator: Any, todo: Sequence[tuple[Arch, int]],
+               store: Callable[[Arch, int, dict[str, Any]], None]) -> None:
+    """Train each (architecture, evaluator seed) on the executor, as many at once as it has workers;
+    ``store`` gets each result (``result_entry``) as it arrives."""
     queue = list(enumerate(todo))
     in_flight: dict[int, tuple[Arch, int]] = {}
     while queue or in_flight:
         while queue and len(in_flight) < max(1, executor.workers):
-            tag, (arch, s) = queue.pop(0)
-            in_flight[-1 - tag] = (arch, s)  # negative tags: never a stored trial's number
-            executor.submit(-1 - tag, evaluator, Proposal(arch=arch, kind="final"), s)
+            i, (arch, s) = queue.pop(0)
+            in_flight[-1 - i] = (arch, s)  # negative tags: never a stored trial's number
+            executor.submit(-1 - i, evaluator, Proposal(arch=arch, kind="final"), s)
         for tag, result in executor.wait(timeout=1.0):
             arch, s = in_flight.pop(tag)
-            runs.setdefault(arch.key, {})[str(s)] = result_entry(result)
-            storage.set_state(row, STATE_KEY, state)
-            if on_result is not None:
-                on_result()
-    return selection(records, runs, seed, repeats, top)
+            store(arch, s, result_entry(result))
 
 
 def result_entry(result: Result) -> dict[str, Any]:
