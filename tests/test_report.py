@@ -202,6 +202,24 @@ def test_a_failed_supernet_search_is_a_finding(tmp_path):
     assert "1 failed supernet trial (AttributeError: no attribute 'aux_weight')" in darts.finding
 
 
+def test_a_remedied_collapse_is_named_not_hidden(tmp_path):
+    """darts+ stops where the collapse indicator fires and derives from the epoch before: the derived weights
+    are not collapsed, but the finding must say that collapse was detected, when, and what was derived from."""
+    db = str(tmp_path / "race.db")
+    caught = {**_darts_diag(collapsed=False), "collapse_detected_epoch": 3, "derived_from_epoch": 2,
+              "derivation_param_free_share": 0.55, "derived_param_free_share": 0.5, "collapse_threshold": 0.67,
+              "remedy": "darts+"}
+    clean = {**_darts_diag(collapsed=False), "collapse_detected_epoch": None, "derived_from_epoch": 4,
+             "derivation_param_free_share": 0.2, "derived_param_free_share": 0.0, "collapse_threshold": 0.67,
+             "remedy": "darts+"}
+    plant_race(db, {"random": [[1.0], [1.0]], "darts": [[0.6], [0.7]]}, darts={0: caught, 1: clean})
+    darts = next(s for s in summarize(load_race(db)) if s.strategy == "darts")
+    assert darts.darts is not None and darts.darts.collapsed == 0 and darts.darts.detected_at == [3]
+    assert "supernet collapse detected in 1 of 2 seeds (epoch 3); the remedy derived from the epoch before (2)" in darts.finding
+    assert "parameter-free share of the weights derived from 0.38 (collapse at 0.67)" in darts.finding
+    assert "no supernet collapse" not in darts.finding
+
+
 def test_report_files_from_storage_alone(tmp_path):
     db, out = str(tmp_path / "race.db"), tmp_path / "report"
     plant_race(db, {"random": [[1.0, 0.8, 0.9], [1.1, 0.7, 0.95]], "darts": [[0.6, 0.65], [0.9, 0.5]]},
