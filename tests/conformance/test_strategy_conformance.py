@@ -1,10 +1,13 @@
-"""The strategy conformance suite: every strategy in STRATEGIES, on cheap objectives, no training.
+"""The strategy conformance suite: every strategy in STRATEGIES, on cheap objectives.
 
 Each strategy must be deterministic for a seed, never propose an architecture twice, respect
 the space's conditions, work with several trials in flight, exhaust a tiny space cleanly,
-continue after replay exactly as an uninterrupted run, and survive failed trials. A strategy
-is skipped on a case only when it cannot apply to it, with the reason (e.g. a one-shot
-strategy whose proposals are supernet jobs that need a task to train on).
+continue after replay exactly as an uninterrupted run, and treat failed trials as its contract
+says. Architecture trials get cheap made-up results (no training). On spaces with a model
+family the suite is task-backed: a one-shot job a strategy proposes (darts' supernet search)
+really runs, on the built-in sunspots task with a tiny budget, so darts goes through the same
+properties as every other strategy. A strategy is skipped on a case only when it cannot apply to
+it, with the reason (a one-shot strategy on a space without a model family).
 """
 
 from __future__ import annotations
@@ -20,13 +23,18 @@ import pytest
 
 import seqnas
 from seqnas.errors import UserError
+from seqnas.evaluation import TaskEvaluator
+from seqnas.execution.base import run_trial
 from seqnas.space import SearchSpace, rnn_macro_space, space_from_dict
 from seqnas.space.base import Arch
 from seqnas.strategies import STRATEGIES, make_strategy
 from seqnas.strategies.base import WAIT, Strategy
+from seqnas.tasks import task_spec
 from seqnas.trial import Proposal, TrialRecord, TrialState
+from tests.conftest import TINY_MACRO, TINY_TRAIN
 
 NAMES = sorted(STRATEGIES)
+TASK = task_spec("sunspots")  # what one-shot jobs train on, on spaces with a model family
 
 
 # -- spaces -------------------------------------------------------------------------------------------
@@ -63,7 +71,33 @@ def tiny_space() -> SearchSpace:
     ]})
 
 
-SPACES: dict[str, Callable[[], SearchSpace]] = {"conditional": conditional_space, "rnn-macro": rnn_macro_space}
+def tiny_macro_space() -> SearchSpace:
+    """tests/conftest.py's TINY_MACRO: an rnn-macro-family space of 60 architectures (depth 1-2, 4-8 units)."""
+    return space_from_dict({"name": "tiny-macro", **TINY_MACRO})
+
+
+def tiny_macro_six() -> SearchSpace:
+    """6 rnn-macro architectures, one decision conditional on the depth."""
+    return space_from_dict({"name": "tiny-macro-six", "family": "rnn-macro", "params": [
+        {"name": "depth", "type": "categorical", "choices": [1, 2]},
+        {"name": "cell1", "type": "categorical", "choices": ["rnn_tanh", "gru"]},
+        {"name": "hidden1", "type": "categorical", "choices": [4]},
+        {"name": "hidden2", "type": "categorical", "choices": [4, 8], "condition": {"parent": "depth", "values": [2]}},
+    ]})
+
+
+SPACES: dict[str, Callable[[], SearchSpace]] = {"conditional": conditional_space, "rnn-macro": rnn_macro_space,
+                                                "tiny-macro": tiny_macro_space}
+
+
+def options(name: str, space: SearchSpace) -> dict[str, Any]:
+    """Strategy options that keep a case fast: darts' supernet search in about a second (two epochs on
+    a tiny space; one epoch training one sampled path per step on the full rnn-macro space)."""
+    if name != "darts":
+        return {}
+    if space.name == "rnn-macro":
+        return {"epochs": 1, "batch_size": 512, "weight_paths": "sampled"}
+    return {"epochs": 2, "batch_size": 64}
 
 
 # -- a cheap objective, and a driver that plays the runner -------------------------------------------------
@@ -83,17 +117,22 @@ def values(arch: Arch, objectives: tuple[str, ...]) -> dict[str, float]:
 class Driver:
     """Asks and tells like the runner does: up to ``in_flight`` trials running, results told in
     a seeded order, records carrying ``told_before`` / ``tell_seq``, strategy state saved after
-    every tell."""
+    every tell. Architecture trials get made-up results (``fail`` decides which fail); a one-shot
+    job runs for real (``run_trial``) on TASK when the space has a model family (``fail_jobs``:
+    it fails instead), and skips the case on a space without one."""
 
     def __init__(self, strategy: Strategy, in_flight: int = 1, order_seed: int = 0,
-                 fail: Callable[[Arch], bool] = fails) -> None:
-        self.s, self.in_flight, self.fail = strategy, in_flight, fail
+                 fail: Callable[[Arch], bool] = fails, fail_jobs: bool = False) -> None:
+        self.s, self.in_flight, self.fail, self.fail_jobs = strategy, in_flight, fail, fail_jobs
         self.order = np.random.default_rng(order_seed)
         self.records: list[TrialRecord] = []
         self.running: list[TrialRecord] = []
+        self.jobs: dict[int, Proposal] = {}  # trial number -> its one-shot job, while it runs
         self.tells = 0
         self.state: Any = None
         self.exhausted = False
+        family = strategy.space.family
+        self.evaluator = None if family is None else TaskEvaluator(TASK, family, TINY_TRAIN, objectives=strategy.objectives)
 
     def ask(self) -> TrialRecord | None:
         told_before = self.s.n_told
@@ -105,18 +144,26 @@ class Driver:
             assert self.running, f"{self.s.name} answered WAIT with no trial running"
             return None
         assert isinstance(p, Proposal), f"{self.s.name}.ask() returned {p!r}"
-        if p.job is not None and self.fail is not always_fail:
-            pytest.skip(f"{self.s.name} is one-shot: it proposed a {p.kind!r} job, which needs a task to train "
-                        "a supernet; this case uses a cheap objective")
+        if p.job is not None and self.evaluator is None:
+            pytest.skip(f"{self.s.name} is one-shot: it proposed a {p.kind!r} job, which trains on a task; space "
+                        f"{self.s.space.name!r} has no model family to train")
+        assert (p.arch is None) != (p.job is None), f"{self.s.name} proposed {p!r}: an architecture or a job, one of them"
         r = TrialRecord(number=len(self.records), state=TrialState.RUNNING, arch=p.arch, kind=p.kind, info=dict(p.info),
                         told_before=told_before)
+        if p.job is not None:
+            self.jobs[r.number] = p
         self.records.append(r)
         self.running.append(r)
         return r
 
     def finish(self, r: TrialRecord) -> None:
         self.running.remove(r)
-        if r.arch is None or self.fail(r.arch):
+        job = self.jobs.pop(r.number, None)
+        if job is not None and not self.fail_jobs:
+            result = run_trial(self.evaluator, job, self.s.seed)
+            r.state, r.values, r.metrics, r.error = result.state, dict(result.values), dict(result.metrics), result.error
+            assert r.state is TrialState.COMPLETE, f"{self.s.name}'s {r.kind} job failed: {r.error}"
+        elif job is not None or r.arch is None or self.fail(r.arch):
             r.state, r.error = TrialState.FAILED, "failed on purpose"
         else:
             r.state = TrialState.COMPLETE
@@ -147,15 +194,24 @@ def always_fail(arch: Arch) -> bool:
     return True
 
 
-def strategy(name: str, space: SearchSpace, seed: int = 0, objectives: tuple[str, ...] = ("value",)) -> Strategy:
+def strategy(name: str, space: SearchSpace, seed: int = 0, objectives: tuple[str, ...] = ("value",),
+             **extra: Any) -> Strategy:
     try:
-        return make_strategy(name, space, seed=seed, objectives=objectives)
+        return make_strategy(name, space, seed=seed, objectives=objectives, options={**options(name, space), **extra})
     except UserError as e:
         pytest.skip(f"{name} does not apply to space {space.name!r}: {e}")
 
 
 def keys(records: list[TrialRecord]) -> list[str | None]:
     return [r.arch.key if r.arch is not None else f"{r.kind}#{r.number}" for r in records]
+
+
+def arch_records(records: list[TrialRecord]) -> list[TrialRecord]:
+    """The architecture trials (a one-shot job's trial has no architecture); each must carry its architecture."""
+    out = [r for r in records if r.kind == "arch"]
+    assert all(r.arch is not None for r in out)
+    assert all(r.arch is None for r in records if r.kind != "arch"), "only architecture trials propose an architecture"
+    return out
 
 
 # -- the suite ---------------------------------------------------------------------------------------------
@@ -170,11 +226,12 @@ def test_deterministic_for_a_seed(name: str, space_name: str) -> None:
 
 
 @pytest.mark.parametrize("in_flight", [1, 3])
+@pytest.mark.parametrize("space_name, trials", [("small", 70), ("tiny-macro", 25)])
 @pytest.mark.parametrize("name", NAMES)
-def test_never_proposes_an_architecture_twice(name: str, in_flight: int) -> None:
-    space = small_space()
-    records = Driver(strategy(name, space, seed=1), in_flight=in_flight).run(70)
-    assert len(records) == 70
+def test_never_proposes_an_architecture_twice(name: str, space_name: str, trials: int, in_flight: int) -> None:
+    space = small_space() if space_name == "small" else tiny_macro_space()
+    records = Driver(strategy(name, space, seed=1), in_flight=in_flight).run(trials)
+    assert len(records) == trials
     assert len(set(keys(records))) == len(records)
 
 
@@ -182,16 +239,18 @@ def test_never_proposes_an_architecture_twice(name: str, in_flight: int) -> None
 @pytest.mark.parametrize("name", NAMES)
 def test_every_proposal_respects_the_conditions(name: str, space_name: str) -> None:
     space = SPACES[space_name]()
-    for r in Driver(strategy(name, space, seed=2), in_flight=2).run(40):
-        assert r.arch is not None
+    records = Driver(strategy(name, space, seed=2), in_flight=2).run(40)
+    assert len(arch_records(records)) >= 30
+    for r in arch_records(records):
         assert space.validate(r.arch) == r.arch  # canonical: exactly the active parameters, valid values
 
 
+@pytest.mark.parametrize("space_name", ["conditional", "tiny-macro"])
 @pytest.mark.parametrize("name", NAMES)
-def test_several_trials_in_flight(name: str) -> None:
-    space = conditional_space()
+def test_several_trials_in_flight(name: str, space_name: str) -> None:
+    space = SPACES[space_name]()
     d = Driver(strategy(name, space, seed=3), in_flight=6)
-    first = [d.ask() for _ in range(6)]  # six asks before the first tell
+    first = [d.ask() for _ in range(6)]  # six asks before the first tell (a one-shot strategy waits for its job)
     assert first[0] is not None, "the first ask must propose something"
     asked = [r for r in first if r is not None]
     assert len(set(keys(asked))) == len(asked)
@@ -199,20 +258,22 @@ def test_several_trials_in_flight(name: str) -> None:
         d.finish(r)
     more = d.run(len(d.records) + 15)
     assert len(set(keys(more))) == len(more) >= len(asked) + 10
-    for r in more:
+    for r in arch_records(more):
         space.validate(r.arch)
 
 
 @pytest.mark.parametrize("in_flight", [1, 3])
+@pytest.mark.parametrize("space_name", ["tiny", "tiny-macro-six"])
 @pytest.mark.parametrize("name", NAMES)
-def test_exhausts_a_tiny_space_cleanly(name: str, in_flight: int) -> None:
-    space = tiny_space()
+def test_exhausts_a_tiny_space_cleanly(name: str, space_name: str, in_flight: int) -> None:
+    space = tiny_space() if space_name == "tiny" else tiny_macro_six()
     size = space.cardinality
     assert size == 6
     d = Driver(strategy(name, space, seed=4), in_flight=in_flight)
     d.run(10 * size)  # stops at the first None once nothing is running
     assert d.exhausted, f"{name} kept proposing on a space of {size} architectures"
-    assert sorted(keys(d.records)) == sorted(a.key for a in space.grid()), "every architecture exactly once"
+    assert sorted(r.arch.key for r in arch_records(d.records)) == sorted(a.key for a in space.grid()), \
+        "every architecture exactly once"
     assert d.s.ask() is None and d.s.ask() is None  # and stays exhausted
 
 
@@ -238,11 +299,33 @@ def test_resume_after_replay_continues_as_an_uninterrupted_run(name: str, space_
     b = Driver(b_strategy, in_flight=in_flight, order_seed=11)
     b.records = stored
     b.running = [r for r in stored if r.state is TrialState.RUNNING]
+    b.jobs = {n: p for n, p in rerun.items() if p.job is not None}  # a job in flight at the crash runs again
     b.tells = a.tells
     b.order = copy.deepcopy(a.order)
     a.run(45)
     b.run(45)
     assert keys(b.records) == keys(a.records)
+    assert [r.state for r in b.records] == [r.state for r in a.records]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_resume_during_the_first_trial_continues_as_an_uninterrupted_run(name: str) -> None:
+    """A crash while the first trial runs (for darts: its supernet search): replay proposes it again."""
+    if not getattr(STRATEGIES[name], "deterministic", True):
+        pytest.skip(f"{name} declares itself non-deterministic")
+    space = tiny_macro_space()
+    whole = Driver(strategy(name, space, seed=12)).run(12)
+    a = Driver(strategy(name, space, seed=12))
+    assert a.ask() is not None
+    stored = copy.deepcopy(a.records)  # one trial, RUNNING
+    b_strategy = strategy(name, space, seed=12)
+    rerun = b_strategy.replay(stored)
+    assert sorted(rerun) == [0]
+    assert rerun[0].arch == stored[0].arch and rerun[0].kind == stored[0].kind
+    b = Driver(b_strategy)
+    b.records, b.running = stored, list(stored)
+    b.jobs = {n: p for n, p in rerun.items() if p.job is not None}
+    assert keys(b.run(12)) == keys(whole)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -263,6 +346,21 @@ def test_resume_through_storage_matches_an_uninterrupted_study(name: str, tmp_pa
     assert keys(parts.records) == keys(whole.records)
 
 
+@pytest.mark.parametrize("name", [n for n in NAMES if getattr(STRATEGIES[n], "requires_task", False)])
+def test_resume_through_storage_matches_an_uninterrupted_study_on_a_task(name: str, tmp_path: Any) -> None:
+    """The same for strategies that only search tasks (one-shot): a task-backed study, trained for real."""
+    space = tiny_macro_space()
+    db = str(tmp_path / "runs.db")
+    common = dict(task="sunspots", strategy=name, strategy_options=options(name, space), seed=6, train=TINY_TRAIN, db=db,
+                  progress=False, final_repeats=0)
+    whole = seqnas.search(space, trials=4, study="whole", **common)
+    seqnas.search(space, trials=2, study="parts", **common)
+    parts = seqnas.search(space, trials=4, study="parts", **common)
+    assert len(arch_records(whole.records)) == 4
+    assert keys(parts.records) == keys(whole.records)
+    assert [r.values for r in parts.records] == [r.values for r in whole.records]
+
+
 def make_strategy_or_none(name: str, space: SearchSpace) -> Strategy | None:
     try:
         s = make_strategy(name, space, seed=0, objectives=("value",))
@@ -273,26 +371,112 @@ def make_strategy_or_none(name: str, space: SearchSpace) -> Strategy | None:
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_failed_trials_count_as_worst_and_never_crash(name: str) -> None:
+def test_failed_trials_never_crash(name: str) -> None:
     space = conditional_space()
     # Every trial fails: the strategy must go on proposing valid, new architectures.
     d = Driver(strategy(name, space, seed=9), in_flight=2, fail=always_fail)
     records = d.run(20)
     assert len(records) == 20 and all(r.state is TrialState.FAILED for r in records if r.state.finished)
-    arch_records = [r for r in records if r.arch is not None]
-    assert len({r.arch.key for r in arch_records}) == len(arch_records)
-    failed = next(r for r in records if r.state is TrialState.FAILED)
-    assert d.s.score(failed) == float("inf")
+    assert len({r.arch.key for r in arch_records(records)}) == len(records)
+    for r in records:
+        space.validate(r.arch)
     # Mixed: some fail, the strategy keeps working.
     mixed = Driver(strategy(name, space, seed=9), in_flight=2).run(40)
     assert {TrialState.FAILED, TrialState.COMPLETE} <= {r.state for r in mixed}
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_several_objectives(name: str) -> None:
+# -- what each strategy does with a failed trial (its contract), seen in what it proposes --------------------
+def never_fail(arch: Arch) -> bool:
+    return False
+
+
+def planted_space() -> SearchSpace:
+    """400 architectures; PLANTED fails every one whose ``op`` is "bad" (a quarter of them)."""
+    return space_from_dict({"name": "planted", "params": [
+        {"name": "op", "type": "categorical", "choices": ["ok1", "ok2", "ok3", "bad"]},
+        {"name": "a", "type": "int", "low": 0, "high": 9},
+        {"name": "b", "type": "categorical", "choices": list(range(10))},
+    ]})
+
+
+def planted(arch: Arch) -> bool:
+    return arch["op"] == "bad"
+
+
+def _results_change_nothing(name: str) -> None:
+    """random and grid never look at results: whatever fails, the proposals are the same."""
+    space = conditional_space()
+    runs = [keys(Driver(strategy(name, space, seed=9), in_flight=2, fail=f).run(30)) for f in (always_fail, fails, never_fail)]
+    assert runs[0] == runs[1] == runs[2]
+
+
+def _no_failed_parent(name: str) -> None:
+    """evolution: a failed trial wins no tournament against a finished one. With tournaments over the
+    whole population (sample_size = population_size) every child after the random start is a mutation
+    of the best finished member, never of a failed one, although failures fill the population."""
     space = small_space()
+    s = strategy(name, space, seed=9, population_size=6, sample_size=6)
+    parents: dict[int, Arch] = {}  # ask number -> the architecture its child was mutated from
+    mutate = space.mutate
+
+    def spy(arch: Arch, rng: np.random.Generator) -> Arch:
+        parents.setdefault(s.n_asked, arch)  # the first mutation of an ask starts from the parent
+        return mutate(arch, rng)
+
+    space.mutate = spy  # type: ignore[method-assign]
+    finished = iter(range(10**6))  # one trial at a time: the k-th result is trial k's
+    records = Driver(s, in_flight=1, fail=lambda arch: next(finished) not in (0, 2)).run(30)
+    assert [r.state is TrialState.COMPLETE for r in records[:4]] == [True, False, True, False]
+    assert sorted(parents) == list(range(6, 30)), "every ask after the random start mutates a parent"
+    for k, parent in parents.items():
+        best = min((r for r in records[:k] if r.state is TrialState.COMPLETE), key=lambda r: r.values["value"])
+        assert parent == best.arch, f"ask {k} mutated {dict(parent)}, not the best finished trial {dict(best.arch)}"
+
+
+def _avoids_what_fails(name: str) -> None:
+    """rl (failed = reward 0, the worst) and bayesian (failed = beyond the worst finished value): once
+    a quarter of the space always fails, the strategy proposes it less than a quarter of the time.
+    (Ignoring failures instead, or counting them as good, both propose it in more than half the later
+    trials here.)"""
+    records = Driver(strategy(name, planted_space(), seed=0), fail=planted).run(60)
+    ops = [r.arch["op"] for r in records]
+    assert "bad" in ops[:20], "the start must try the failing region, or there is nothing to learn"
+    assert ops[20:].count("bad") < 0.2 * 40, f"{name} keeps proposing what failed: {ops[20:].count('bad')} of 40"
+
+
+def _derived_order_whatever_fails(name: str) -> None:
+    """darts: a failed supernet search leaves nothing to propose (ask returns None at once); failed
+    architectures change nothing: the derived architectures are proposed in the supernet's order."""
+    space = tiny_macro_space()
+    d = Driver(strategy(name, space, seed=9), fail_jobs=True)
+    records = d.run(10)
+    assert [(r.kind, r.state) for r in records] == [("supernet", TrialState.FAILED)] and d.exhausted
+    assert d.s.ask() is None
+    runs = [Driver(strategy(name, space, seed=9), in_flight=2, fail=f).run(12) for f in (always_fail, never_fail)]
+    assert keys(runs[0]) == keys(runs[1])
+    derived = runs[0][0].metrics["derived"]
+    assert [dict(r.arch) for r in arch_records(runs[0])] == derived[:11]
+
+
+FAILURE_CONTRACTS: dict[str, Callable[[str], None]] = {
+    "random": _results_change_nothing, "grid": _results_change_nothing, "evolution": _no_failed_parent,
+    "rl": _avoids_what_fails, "bayesian": _avoids_what_fails, "darts": _derived_order_whatever_fails,
+}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_failed_trials_count_as_worst(name: str) -> None:
+    if name not in FAILURE_CONTRACTS:
+        pytest.fail(f"nothing tests what strategy {name!r} does with a failed trial: add its contract to FAILURE_CONTRACTS")
+    FAILURE_CONTRACTS[name](name)
+
+
+@pytest.mark.parametrize("space_name, trials", [("small", 40), ("tiny-macro", 20)])
+@pytest.mark.parametrize("name", NAMES)
+def test_several_objectives(name: str, space_name: str, trials: int) -> None:
+    space = small_space() if space_name == "small" else tiny_macro_space()
     d = Driver(strategy(name, space, seed=10, objectives=("error", "size")), in_flight=2)
-    records = d.run(40)
-    assert len(set(keys(records))) == len(records) == 40
-    for r in records:
+    records = d.run(trials)
+    assert len(set(keys(records))) == len(records) == trials
+    for r in arch_records(records):
         space.validate(r.arch)
