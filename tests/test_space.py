@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import pickle
 
 import numpy as np
@@ -279,3 +280,92 @@ def test_condition_on_an_int_parent():
     space = SearchSpace([Int("n", 1, 3), Categorical("deep", ["a", "b"], Condition("n", (3,)))])
     assert space.grid_size() == 4
     assert {tuple(sorted(a)) for a in space.grid()} == {("n",), ("deep", "n")}
+
+
+# -- one architecture, one value, one key ---------------------------------------------------------------
+@st.composite
+def _spaces_with_whole_number_bounds(draw) -> SearchSpace:
+    """Float parameters with bounds written as ints (low: 0, high: 1; low == high; log scale), next to ints and a
+    categorical parent."""
+    params: list = [Categorical("c", ["a", "b"])]
+    for i in range(draw(st.integers(1, 3))):
+        cond = Condition("c", ("b",)) if draw(st.booleans()) else None
+        log = draw(st.booleans())
+        low = draw(st.integers(1 if log else -3, 3))
+        high = low + draw(st.sampled_from([0, 1, 2, 100]))
+        params.append(Float(f"x{i}", low, high, log, cond) if draw(st.integers(0, 3)) else Int(f"n{i}", low, high, log, cond))
+    return SearchSpace(params)
+
+
+def _canonical_everywhere(space: SearchSpace, arch: Arch) -> None:
+    for p in space.params:
+        if isinstance(p, Float) and p.name in arch:
+            assert type(arch[p.name]) is float, (p, arch)
+    assert space.validate(arch).key == arch.key
+    assert space.validate(json.loads(json.dumps(arch.to_dict()))).key == arch.key
+    again = SearchSpace.from_json(json.loads(json.dumps(space.to_json())))
+    assert again.validate(arch).key == arch.key
+    # The same architecture spelled with ints where a float parameter holds a whole number.
+    spelled = {k: int(v) if isinstance(space[k], Float) and v.is_integer() else v for k, v in arch.items()}
+    assert space.validate(spelled).key == arch.key
+
+
+@PROPS
+@given(_spaces_with_whole_number_bounds(), st.integers(0, 2**32 - 1))
+def test_one_architecture_has_one_value_and_one_key_whatever_path_made_it(space, seed):
+    # Float(x, 0, 1) sampled, grid-walked and stepped to the int 0 or 1 and Float(x, 2, 2) sampled {'x': 2}, while
+    # validate gave {'x': 2.0}: one network under two keys.
+    rng = _rng(seed)
+    a, b = space.sample(rng), space.sample(rng)
+    made = [a, b, space.mutate(a, rng), space.crossover(a, b, rng), *space.neighbors(a, 3)]
+    size, at = space.grid_sampler(3)
+    made += [at(i) for i in range(size)]
+    made += [space.canonical({}, fill=lambda p: p.default)]
+    for arch in made:
+        _canonical_everywhere(space, arch)
+    assert Float("x", 0, 1) == Float("x", 0.0, 1.0) and hash(Float("x", 0, 1)) == hash(Float("x", 0.0, 1.0))
+
+
+def test_float_bounds_written_as_ints_give_float_values():
+    space = SearchSpace([Float("x", 0, 1), Float("y", 2, 2)])
+    rng = _rng(0)
+    arch = space.sample(rng)
+    assert arch["y"] == 2.0 and type(arch["y"]) is float and arch.key == space.validate({"x": arch["x"], "y": 2}).key
+    assert [type(a["x"]) for a in space.grid(3)] == [float] * 3
+    assert space.to_json()["params"][0] == {"name": "x", "type": "float", "low": 0.0, "high": 1.0, "log": False}
+
+
+# -- log scales too narrow for their logarithms ------------------------------------------------------------
+@pytest.mark.parametrize("param", [
+    Float("x", 1.7518528123679272e16, 1.7518528123679302e16, log=True),  # distinct bounds, equal logarithms
+    Int("x", 2**52, 2**52 + 3, log=True),
+])
+def test_a_log_scale_whose_bounds_have_equal_logarithms_still_works(param):
+    # encode, mutate and neighbors divided by log(high) - log(low) == 0.
+    assert math.log(param.high) == math.log(param.low) and param.high > param.low
+    space = SearchSpace([param])
+    rng = _rng(0)
+    seen = set()
+    for _ in range(20):
+        arch = space.sample(rng)
+        seen.add(arch["x"])
+        child = space.mutate(arch, rng)
+        assert space.validate(child) == child and child["x"] != arch["x"]
+        assert all(space.validate(n) == n for n in space.neighbors(arch))
+        code = space.encode(arch)
+        assert np.isfinite(code).all() and 0.0 <= code[0] <= 1.0
+    assert len(seen) > 1  # sampled across the range, not stuck on one value
+    assert [space.validate(a) == a for a in space.grid(3)] == [True] * space.grid_size(3)
+    assert space.encode(Arch({"x": param.low}))[0] == 0.0 and space.encode(Arch({"x": param.high}))[0] == 1.0
+
+
+def test_the_grid_keeps_false_and_zero_apart():
+    # False == 0 in Python: the grid's memo once merged them, so grid() repeated an architecture.
+    from seqnas.space import space_from_dict
+
+    space = space_from_dict({"params": [
+        {"name": "a", "type": "categorical", "choices": [0, False]},
+        {"name": "b", "type": "categorical", "choices": [1, 2], "condition": {"parent": "a", "values": [0]}},
+    ]})
+    archs = list(space.grid())
+    assert len(archs) == len({x.key for x in archs}) == space.cardinality == 3

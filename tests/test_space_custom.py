@@ -65,11 +65,15 @@ def test_a_yml_file_and_a_file_path_without_suffix(tmp_path):
     ({"params": {"a": {"type": "weird", "choices": [1]}}}, "unknown type 'weird'"),
     ({"params": {"a": {"type": "int", "low": 5, "high": 1}}}, "greater than"),
     ({"params": {"a": {"type": "int", "low": 0.5, "high": 1}}}, "must be an integer"),
+    ({"params": {"a": {"type": "int", "low": 0, "high": 2**53 + 1}}}, "high of an int parameter must be within \\+-2\\*\\*53"),
+    ({"params": {"a": {"type": "int", "low": -(2**62), "high": 0}}}, "low of an int parameter must be within \\+-2\\*\\*53"),
+    ({"params": {"a": {"type": "int", "low": 1, "high": 1e16}}}, "must be within \\+-2\\*\\*53"),
     ({"params": {"a": {"type": "float", "low": 0, "high": 1, "log": True}}}, "needs low > 0"),
     ({"params": {"a": {"type": "float", "low": 0, "high": "1"}}}, "finite number"),
     ({"params": {"a": {"type": "float", "low": 0}}}, "needs 'low' and 'high'"),
     ({"params": {"a": {"type": "categorical"}}}, "needs 'choices'"),
     ({"params": {"a": {"type": "categorical", "choices": [1], "step": 2}}}, "unknown field"),
+    ({"params": [{"name": "a", "type": "categorical", "choices": [1], None: 1, "step": 2}]}, "unknown field\\(s\\) \\[None, 'step'\\]"),
     ({"params": {"a": [1], "b": {"type": "categorical", "choices": [1], "condition": {"parent": "zz", "values": [1]}}}},
      "not a parameter of this space"),
     ({"params": [{"name": "b", "type": "categorical", "choices": [1], "condition": {"parent": "a", "values": [1]}},
@@ -122,3 +126,18 @@ def test_missing_space_file_and_unknown_space_name(tmp_path):
         get_space("rnn-mcaro")
     with pytest.raises(UserError):
         get_space(42)
+
+
+def test_int_bounds_up_to_2_53_hold_their_own_values():
+    # Past 2**53 (the constructor took +-2**62) a float can no longer hold every integer, and the space refused its own
+    # values: condition values "not a value of", sampled architectures "not an integer". Such bounds are refused now.
+    for low, high in [(2**53 - 3, 2**53), (-(2**53), -(2**53) + 3), (1, 2**53)]:
+        space = space_from_dict({"params": [
+            {"name": "n", "type": "int", "low": low, "high": high},
+            {"name": "m", "type": "categorical", "choices": ["a"], "condition": {"parent": "n", "values": [low, high]}},
+        ]})
+        rng = np.random.default_rng(0)
+        for arch in [space.sample(rng) for _ in range(20)] + list(space.grid(3)):
+            assert space.validate(arch) == arch and type(arch["n"]) is int and low <= arch["n"] <= high
+            assert space.validate(space.mutate(arch, rng)) is not None
+        assert space.validate({"n": high, "m": "a"})["n"] == high

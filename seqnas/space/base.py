@@ -139,7 +139,7 @@ class SearchSpace:
         """
         if not isinstance(values, Mapping):
             raise SpaceError(f"an architecture must be a mapping of parameter -> value, got {type(values).__name__}")
-        unknown = sorted(set(values) - set(self._by_name))
+        unknown = sorted(set(values) - set(self._by_name), key=str)
         if unknown:
             raise SpaceError(f"unknown parameter(s) {unknown}; this space has {self.names}")
 
@@ -155,7 +155,7 @@ class SearchSpace:
     def validate(self, arch: Mapping[str, Any]) -> Arch:
         """Raise SpaceError unless ``arch`` is a canonical architecture of this space."""
         canon = self.canonical(arch)
-        extra = sorted(set(arch) - set(canon))
+        extra = sorted(set(arch) - set(canon), key=str)
         if extra:
             raise SpaceError(f"parameter(s) {extra} are inactive in this architecture; drop them")
         return canon
@@ -223,7 +223,7 @@ class SearchSpace:
         def count(i: int, state: tuple[Any, ...]) -> int:
             if i == len(self.params):
                 return 1
-            partial = dict(state)
+            partial = {n: v for n, _, v in state}
             p = self.params[i]
             if not self.is_active(p, partial):
                 return count(i + 1, self._state(parents_from[i + 1], partial))
@@ -233,7 +233,8 @@ class SearchSpace:
 
     @staticmethod
     def _state(names: list[str], partial: Mapping[str, Any]) -> tuple[Any, ...]:
-        return tuple((n, partial[n]) for n in names if n in partial)
+        # The memo key: False == 0 and True == 1 in Python, but they are different choices.
+        return tuple((n, isinstance(partial[n], bool), partial[n]) for n in names if n in partial)
 
     def grid_size(self, resolution: int = DEFAULT_RESOLUTION) -> int:
         _, count, _ = self._grid_tables(resolution)
@@ -290,7 +291,7 @@ class SearchSpace:
             raise SpaceError(f"a search space must be a mapping with 'params', got {type(data).__name__}")
         unknown = set(data) - {"name", "family", "params"}
         if unknown:
-            raise SpaceError(f"unknown top-level field(s) {sorted(unknown)} in space; allowed: family, name, params")
+            raise SpaceError(f"unknown top-level field(s) {sorted(unknown, key=str)} in space; allowed: family, name, params")
         params = data.get("params")
         if not isinstance(params, list):
             raise SpaceError("a search space needs 'params': a list of parameters")

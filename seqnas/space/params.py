@@ -189,16 +189,22 @@ class _Numeric(Param):
             raise SpaceError(f"parameter {name!r}: a log-scale parameter needs low > 0, got {low}")
         self.low, self.high, self.log = low, high, log
 
+    @property
+    def _log_scale(self) -> bool:
+        # Bounds too close for their logarithms to differ (1.7518528123679272e16 and ...302e16): there the log scale
+        # is the linear one, and mapping through logarithms would divide by zero.
+        return self.log and math.log(self.high) > math.log(self.low)
+
     def to_unit(self, value: float) -> float:
         if self.high == self.low:
             return 0.0
-        if self.log:
+        if self._log_scale:
             return (math.log(value) - math.log(self.low)) / (math.log(self.high) - math.log(self.low))
         return (value - self.low) / (self.high - self.low)
 
     def from_unit(self, u: float) -> float:
         u = min(1.0, max(0.0, u))
-        if self.log:
+        if self._log_scale:
             v = math.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low)))
         else:
             v = self.low + u * (self.high - self.low)
@@ -230,9 +236,10 @@ class Int(_Numeric):
             if not isinstance(v, int) or isinstance(v, bool):
                 raise SpaceError(f"parameter {name!r}: {label} of an int parameter must be an integer, got {v!r}")
         for label, v in (("low", low), ("high", high)):
-            # Sampling draws 64-bit integers; and +-2**62 leaves room for high + 1.
-            if _finite(v) and not -(2**62) <= v <= 2**62:
-                raise SpaceError(f"parameter {name!r}: {label} of an int parameter must be within +-2**62, got {v!r}")
+            # Values are mapped through floats (the unit interval, the log scale, condition matching), which hold
+            # every integer only up to 2**53.
+            if _finite(v) and not -(2**53) <= v <= 2**53:
+                raise SpaceError(f"parameter {name!r}: {label} of an int parameter must be within +-2**53, got {v!r}")
         super().__init__(name, int(low), int(high), log, condition)
 
     def check(self, value: Any) -> int:
@@ -279,6 +286,12 @@ class Int(_Numeric):
 
 class Float(_Numeric):
     type_name = "float"
+
+    def __init__(self, name: str, low: Any, high: Any, log: bool = False, condition: Condition | None = None) -> None:
+        super().__init__(name, low, high, log, condition)
+        # Bounds written as ints (low: 0, high: 1) are floats too, or sample/grid/neighbors would give the int bound
+        # itself: one architecture with two keys.
+        self.low, self.high = float(low), float(high)
 
     def check(self, value: Any) -> float:
         return float(self._check_number(value))
@@ -336,7 +349,7 @@ def param_from_json(d: Any) -> Param:
     allowed = {"name", "type", "condition"} | ({"choices"} if kind == "categorical" else {"low", "high", "log"})
     unknown = set(d) - allowed
     if unknown:
-        raise SpaceError(f"parameter {name!r}: unknown field(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
+        raise SpaceError(f"parameter {name!r}: unknown field(s) {sorted(unknown, key=str)}; allowed: {sorted(allowed)}")
     try:
         if kind == "categorical":
             if "choices" not in d:

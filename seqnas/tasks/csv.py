@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import io
 from pathlib import Path
 
@@ -19,6 +20,8 @@ def _header_line(p: Path, path: str) -> bytes:
     read = 0
     try:
         with open(p, "rb") as f:
+            if f.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:  # a BOM is not a character of the first line
+                f.seek(0)
             while read < _MAX_HEADER_BYTES:
                 line = f.readline(_MAX_HEADER_BYTES - read)
                 if not line:
@@ -31,6 +34,14 @@ def _header_line(p: Path, path: str) -> bytes:
     except OSError as e:
         raise TaskError(f"cannot read CSV file {path!r}: {e.strerror}") from None
     raise TaskError(f"CSV file {path!r} has no header line in its first MiB; is it a CSV file?")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _time_values(column: pd.Series) -> pd.Series:
@@ -65,7 +76,7 @@ def load_csv(path: str, target: str | None, features: tuple[str, ...] = (), time
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
         raise TaskError(f"CSV file {path!r} cannot be parsed: {str(e).splitlines()[0]}") from None
     cols = [str(c) for c in header.columns]
-    wanted = [target, *[f for f in features if f != target]]
+    wanted = list(dict.fromkeys([target, *features]))  # each column once, where first named: the target first
     if time_column:
         wanted_all = [*wanted, time_column]
     else:
@@ -94,15 +105,16 @@ def load_csv(path: str, target: str | None, features: tuple[str, ...] = (), time
     out = np.empty((len(df), len(wanted)), dtype=np.float64)
     for j, c in enumerate(wanted):
         raw = df[c].str.strip()
-        empty = (raw == "") | raw.str.lower().isin(["nan", "na", "n/a", "null", "none"])
+        empty = (raw == "") | raw.str.lower().isin(["nan", "+nan", "-nan", "na", "n/a", "null", "none"])
         if empty.any():
             i = int(np.flatnonzero(empty.to_numpy())[0])
             raise TaskError(f"column {c!r} has {int(empty.sum())} missing value(s), first at data row {i + 1}; fill or drop them")
-        nums = pd.to_numeric(raw, errors="coerce")
-        bad = np.flatnonzero(nums.isna().to_numpy())
-        if len(bad):
-            raise TaskError(f"column {c!r} has non-numeric value {raw.iloc[bad[0]]!r} at data row {bad[0] + 1}; it must hold numbers only")
-        vals = nums.to_numpy(dtype=np.float64)
+        try:
+            # float() of each cell: exact, where pandas' to_numeric reads some numbers after a '+' one float off.
+            vals = raw.to_numpy(dtype=object).astype(np.float64)
+        except ValueError:
+            i = next(i for i, text in enumerate(raw) if not _is_number(text))
+            raise TaskError(f"column {c!r} has non-numeric value {raw.iloc[i]!r} at data row {i + 1}; it must hold numbers only") from None
         if not np.isfinite(vals).all():
             i = int(np.flatnonzero(~np.isfinite(vals))[0])
             raise TaskError(f"column {c!r} has an infinite value at data row {i + 1}")
