@@ -95,7 +95,8 @@ def render(info: dict[str, Any]) -> str:
         f"The main job's race (`make run`: `seqnas compare {' '.join(info['race_args'])}`) run twice with disjoint "
         f"seed sets, A = seeds {info['seeds_a']} and B = seeds {info['seeds_b']}, on one machine.", "",
         f"- command: `{info['command']}`", f"- commit: {info['commit']}, date: {info['date']}",
-        f"- machine: {info['machine']}", f"- wall time: A {info['wall_a'] / 60:.1f} min, B {info['wall_b'] / 60:.1f} min", "",
+        f"- machine: {info['machine']}", f"- wall time: A {info['wall_a'] / 60:.1f} min, B {info['wall_b'] / 60:.1f} min"
+        + (f" ({info['note']})" if info.get("note") else ""), "",
         "## Verdict", "",
         f"- Kendall's tau between the two orders of the strategies by mean retrained test MSE: **{cmp['kendall_tau']:.2f}** "
         f"(p = {cmp['kendall_p']:.2g}, {len(cmp['strategies'])} strategies).",
@@ -117,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds-b", default="5-9")
     p.add_argument("--out", default=str(RESULTS / "replication"), help="where the two races are stored")
     p.add_argument("--render", action="store_true", help="only rewrite replication.md from replication.json")
+    p.add_argument("--note", help="a remark on the conditions of the run (e.g. a busy machine), printed with the wall times")
     args = p.parse_args(argv)
     out = Path(args.out)
     info_path = RESULTS / "replication.json"
@@ -138,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
                            f"Python {platform.python_version()}, torch {torch.__version__}"}
         info["table_a"], info["table_b"] = load(out / "a"), load(out / "b")
         info["friedman_a"], info["friedman_b"] = _friedman(out / "a"), _friedman(out / "b")
+    if args.note:
+        info["note"] = args.note
     info["comparison"] = compare_races(info["table_a"], info["table_b"])
     info_path.write_text(json.dumps(info, indent=2, default=lambda x: None if isinstance(x, float) and np.isnan(x) else x)
                          + "\n")
