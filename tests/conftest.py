@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,13 @@ TINY_MACRO = {
     ],
 }
 TINY_SPACE_YAML = yaml.safe_dump(TINY_MACRO, sort_keys=False, default_flow_style=None)
+
+
+def burn_cpu(seconds: float) -> None:
+    """Spend this much CPU time in this thread: a planted cost for budget tests."""
+    t = time.process_time()
+    while time.process_time() - t < seconds:
+        pass
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import yaml
 
 import seqnas
 from seqnas.space import space_from_dict
-from tests.conftest import SEQNAS, TINY_TRAIN, TINY_TRAIN_ARGS
+from tests.conftest import SEQNAS, TINY_TRAIN, TINY_TRAIN_ARGS, burn_cpu
 
 # A line of 200 architectures: no CPU budget below is large enough to use it up.
 LINE = space_from_dict({"params": {"a": list(range(200))}})
@@ -51,21 +51,15 @@ COLS = ("number", "kind", "state", "arch_hash", "value_json", "metrics", "error"
 
 
 # -- objectives ---------------------------------------------------------------------------------------------
-def _burn(seconds: float) -> None:
-    t = time.process_time()
-    while time.process_time() - t < seconds:
-        pass
-
-
 def burning(arch) -> float:
     """Costs at least 0.03 CPU-seconds."""
-    _burn(0.03)
+    burn_cpu(0.03)
     return float(arch["a"])
 
 
 def failing(arch) -> float:
     """Burns at least 0.03 CPU-seconds, then fails."""
-    _burn(0.03)
+    burn_cpu(0.03)
     raise RuntimeError("planted failure after burning CPU")
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import time
 from collections import Counter
 
 import numpy as np
@@ -21,19 +20,13 @@ from seqnas.storage import Storage
 from seqnas.strategies.random_search import RandomSearch
 from seqnas.study import Budget, StudySettings, make_evaluator, open_study
 from seqnas.tasks import load_task, task_spec
-from tests.conftest import SEQNAS, TINY_MACRO, TINY_TRAIN, TINY_TRAIN_ARGS
+from tests.conftest import SEQNAS, TINY_MACRO, TINY_TRAIN, TINY_TRAIN_ARGS, burn_cpu
 
 LINE = space_from_dict({"params": {"a": list(range(200))}})
 
 
-def _burn(seconds: float) -> None:
-    t = time.process_time()
-    while time.process_time() - t < seconds:
-        pass
-
-
 def _failing_objective(arch) -> float:
-    _burn(0.05)
+    burn_cpu(0.05)
     raise RuntimeError("planted failure")
 
 
@@ -61,7 +54,7 @@ class _SlowAsker(RandomSearch):
     name = "slow"
 
     def _propose(self, rng):
-        _burn(0.03)
+        burn_cpu(0.03)
         return super()._propose(rng)
 
 
