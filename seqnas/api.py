@@ -13,7 +13,7 @@ import pandas as pd
 from seqnas.errors import ConfigError
 from seqnas.evaluation import TrainBudget, parse_objectives
 from seqnas.execution import Executor, make_executor
-from seqnas.final import DEFAULT_TOP, Final, check_final, load_final, run_final
+from seqnas.final import DEFAULT_TOP, Final, check_final, load_final, run_final, stored_final_settings
 from seqnas.pareto import pareto_mask
 from seqnas.progress import RichProgress
 from seqnas.runner import NoProgress, Runner
@@ -238,9 +238,9 @@ def resume(study: str, db: str, *, workers: int | None = 1, executor: str | Exec
             if given:
                 storage.set_state(row, "trial_timeout", ex.trial_timeout)  # the new limit, for later resumes
             Runner(storage, row, strat, evaluator, ex, settings.budget, settings.seed, _progress(progress, row.strategy)).run()
-            final = storage.get_state(row, "final")
-            if settings.task is not None and final and final.get("repeats"):
-                run_final(storage, row, evaluator, ex, settings.seed, int(final["repeats"]), int(final.get("top", 1)))
+            stored = stored_final_settings(storage, row)
+            if settings.task is not None and stored is not None:
+                run_final(storage, row, evaluator, ex, settings.seed, *stored)
         finally:
             if owned:
                 ex.shutdown()

@@ -61,7 +61,6 @@ class Final:
 
     number: int  # the selected trial
     arch: dict[str, Any]
-    search_value: float  # its value in the search (one training)
     val: list[float]  # retrained validation MSEs, one per successful retraining
     test: list[float]
     cpu_seconds: float  # all retrainings of all candidates
@@ -83,11 +82,6 @@ class Final:
     @property
     def test_std(self) -> float:
         return float(np.std(self.test, ddof=1)) if len(self.test) > 1 else 0.0
-
-    def to_json(self) -> dict[str, Any]:
-        return {"number": self.number, "arch": self.arch, "search_value": self.search_value, "val_mse": self.val_mse,
-                "test_mse": self.test_mse, "val_std": self.val_std, "test_std": self.test_std, "repeats": len(self.val),
-                "cpu_seconds": self.cpu_seconds, "failed": self.failed, "candidates": self.candidates}
 
 
 def stored_runs(storage: Storage, row: StudyRow) -> dict[str, dict[str, dict[str, Any]]]:
@@ -111,8 +105,7 @@ def selection(records: Sequence[TrialRecord], runs: dict[str, dict[str, dict[str
         failed += len(done) - len(ok)
         if not ok:
             continue
-        f = Final(rec.number, dict(rec.arch), float(rec.value or math.nan), [float(m["val_mse"]) for m in ok],
-                  [float(m["test_mse"]) for m in ok], 0.0)
+        f = Final(rec.number, dict(rec.arch), [float(m["val_mse"]) for m in ok], [float(m["test_mse"]) for m in ok], 0.0)
         cands.append({"number": rec.number, "val_mse": f.val_mse, "test_mse": f.test_mse, "n": len(ok)})
         if best is None or f.val_mse < best.val_mse:
             best = f
@@ -121,12 +114,18 @@ def selection(records: Sequence[TrialRecord], runs: dict[str, dict[str, dict[str
     return best
 
 
-def load_final(storage: Storage, row: StudyRow, records: Sequence[TrialRecord], seed: int) -> Final | None:
-    """The stored selection with the repeats and top it was run with (None if never run)."""
+def stored_final_settings(storage: Storage, row: StudyRow) -> tuple[int, int] | None:
+    """(repeats, top) the study was last retrained with; None if never."""
     state = storage.get_state(row, STATE_KEY)
     if not state or not state.get("repeats"):
         return None
-    return selection(records, stored_runs(storage, row), seed, int(state["repeats"]), int(state.get("top", 1)))
+    return int(state["repeats"]), int(state.get("top", 1))
+
+
+def load_final(storage: Storage, row: StudyRow, records: Sequence[TrialRecord], seed: int) -> Final | None:
+    """The stored selection with the repeats and top it was run with (None if never run)."""
+    stored = stored_final_settings(storage, row)
+    return None if stored is None else selection(records, stored_runs(storage, row), seed, *stored)
 
 
 def run_final(storage: Storage, row: StudyRow, evaluator: Any, executor: Any, seed: int, repeats: int, top: int = DEFAULT_TOP,

@@ -68,7 +68,7 @@ def bootstrap_ci(xs: list[float], level: float = 0.95) -> tuple[float, float]:
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
-def _mean_std(xs: list[float]) -> tuple[float, float]:
+def mean_std(xs: list[float]) -> tuple[float, float]:
     if not xs:
         return math.nan, math.nan
     return float(np.mean(xs)), float(np.std(xs, ddof=1)) if len(xs) > 1 else 0.0
@@ -200,15 +200,15 @@ class StrategySummary:
 
     @property
     def score_mean_std(self) -> tuple[float, float]:
-        return _mean_std(self.scores)
+        return mean_std(self.scores)
 
     @property
     def best_mean_std(self) -> tuple[float, float]:
-        return _mean_std(self.best_vals)
+        return mean_std(self.best_vals)
 
     @property
     def retrained_val_mean_std(self) -> tuple[float, float]:
-        return _mean_std(self.retrained_val)
+        return mean_std(self.retrained_val)
 
     @property
     def cv(self) -> float | None:

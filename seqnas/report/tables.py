@@ -5,12 +5,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from seqnas import baselines
 from seqnas.report.data import BaselineResult
-from seqnas.report.stats import StrategySummary
+from seqnas.report.stats import StrategySummary, mean_std
 
 # The published columns (Strategy, Best Validation MSE, Key Finding) and what a user gets: the
 # selected architecture retrained, on the test split. Rows: strategies best first, then the
@@ -40,12 +39,6 @@ def _num(x: Any) -> Any:
     return None if x is None or (isinstance(x, float) and not math.isfinite(x)) else x
 
 
-def _mean_std(xs: list[float]) -> tuple[float, float]:
-    if not xs:
-        return math.nan, math.nan
-    return float(np.mean(xs)), float(np.std(xs, ddof=1)) if len(xs) > 1 else 0.0
-
-
 def result_table(summaries: list[StrategySummary], references: list[BaselineResult] | None = None) -> pd.DataFrame:
     """Display columns (strings) first, then the numbers behind them; one row per strategy, then per reference."""
     rows = []
@@ -53,9 +46,9 @@ def result_table(summaries: list[StrategySummary], references: list[BaselineResu
         tm, ts = s.score_mean_std
         vm, vs = s.retrained_val_mean_std
         bm, bs = s.best_mean_std
-        cm, cs = _mean_std(s.cpu)
-        om, os_ = _mean_std(s.strategy_cpu)
-        rm, rs = _mean_std(s.retrain_cpu)
+        cm, cs = mean_std(s.cpu)
+        om, os_ = mean_std(s.strategy_cpu)
+        rm, rs = mean_std(s.retrain_cpu)
         rows.append({
             "Strategy": s.strategy,
             "Retrained Test MSE": _pm(tm, ts, len(s.scores)),
@@ -84,8 +77,8 @@ def result_table(summaries: list[StrategySummary], references: list[BaselineResu
     for b in references or []:
         seeds = sorted(b.test)
         test, val = [b.test[k] for k in seeds], [b.val[k] for k in seeds if k in b.val]
-        tm, ts = _mean_std(test)
-        vm, vs = _mean_std(val)
+        tm, ts = mean_std(test)
+        vm, vs = mean_std(val)
         rows.append({
             "Strategy": b.name, "Retrained Test MSE": _pm(tm, ts, len(test)) if b.trainings else f"{tm:.4g}",
             "Retrained Val MSE": _pm(vm, vs, len(val)) if b.trainings else f"{vm:.4g}", "Best Validation MSE": "-",
