@@ -1,7 +1,8 @@
 """What a search delivers: its selected architecture trained again from scratch with fresh seeds.
 
-One training's validation MSE is noisy (the same sunspots architecture retrained with other
-seeds moves by 10-30%), and the best of many noisy values is the luckiest draw. So after a
+One training's validation MSE is noisy (retrained with other seeds, a sunspots architecture's
+varies with a median coefficient of variation of 7%: bench/results/noise.md), and the best of
+many noisy values is the luckiest draw. So after a
 study, its ``top`` best architectures by the search objective are each retrained ``repeats``
 times, outside the search budget, and the one with the lowest mean retrained validation MSE is
 the selection (with ``top=1``, simply the search's best; the default 3 is SMAC-style
