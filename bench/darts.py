@@ -48,7 +48,8 @@ from seqnas.api import SearchResult  # noqa: E402
 from seqnas.evaluation import TaskEvaluator, TrainBudget  # noqa: E402
 from seqnas.space import get_space  # noqa: E402
 from seqnas.strategies import STRATEGIES  # noqa: E402
-from seqnas.strategies.darts_search import DEFAULT_REMEDY  # noqa: E402
+from seqnas.models.supernet import DERIVATIONS  # noqa: E402
+from seqnas.strategies.darts_search import DEFAULT_REMEDY, DartsConfig  # noqa: E402
 from seqnas.tasks import task_spec  # noqa: E402
 from seqnas.trial import TrialState  # noqa: E402
 
@@ -84,10 +85,18 @@ def task_args(task: str, tmp: str) -> dict[str, Any]:
     return {"task": task}
 
 
+def _derive(options: dict[str, Any]) -> str:
+    return str(options.get("derive", DartsConfig().derive))
+
+
+def _other_derive(options: dict[str, Any]) -> str:
+    return next(d for d in DERIVATIONS if d != _derive(options))
+
+
 def darts_run(task: dict[str, Any], space: str, seed: int, trials: int, db: str, options: dict[str, Any]) -> dict[str, Any]:
     t0 = time.perf_counter()
     r = seqnas.search(space, **task, strategy="darts", strategy_options=options, trials=trials, seed=seed, train=TRAIN,
-                      study=f"darts-{options.get('remedy', 'default')}-{seed}", db=db, workers=1, executor="inline",
+                      study=f"darts-{options.get('remedy', 'default')}-{_derive(options)}-{seed}", db=db, workers=1, executor="inline",
                       progress=False)
     sup = next(t for t in r.records if t.kind == "supernet")
     derived = [t for t in r.records if t.kind == "arch"]
@@ -110,19 +119,20 @@ def darts_run(task: dict[str, Any], space: str, seed: int, trials: int, db: str,
     }
 
 
-def retrained(task: dict[str, Any], space: str, arch: dict[str, Any] | None, repeats: int) -> list[float]:
-    """Validation MSE of ``arch`` trained from scratch with ``repeats`` fresh seeds (measurement only, no budget)."""
+def retrained(task: dict[str, Any], space: str, arch: dict[str, Any] | None, repeats: int) -> tuple[list[float], list[float]]:
+    """Validation and test MSE of ``arch`` trained from scratch with ``repeats`` fresh seeds (measurement only, no budget)."""
     if arch is None or repeats <= 0:
-        return []
+        return [], []
     sp = get_space(space)
     spec = task_spec(task.get("task"), **{k: v for k, v in task.items() if k != "task"})
     evaluator = TaskEvaluator(spec, sp.family, TRAIN)
-    out = []
+    val, test = [], []
     for k in range(repeats):
         r = evaluator(sp.validate(arch), 10_000 + k)
         if r.values:
-            out.append(float(r.values["val_mse"]))
-    return out
+            val.append(float(r.values["val_mse"]))
+            test.append(float(r.metrics["test_mse"]))
+    return val, test
 
 
 def _best_of(run: dict[str, Any]) -> tuple[dict[str, Any] | None, float | None]:
@@ -145,15 +155,18 @@ def add_retrained(row: dict[str, Any], task: dict[str, Any], space: str, repeats
     arms = [("darts", (d["derived"] or [None])[0], d["top1_val_mse"]), ("darts_best", *_best_of(d)),
             ("darts_none", (n["derived"] or [None])[0], n["top1_val_mse"]), ("darts_none_best", *_best_of(n)),
             ("evolution", row.get("evolution_best_arch"), row["evolution_best"])]
-    done: dict[str, list[float]] = {}
+    if "darts_alt" in row:  # the other derivation of the same supernet search
+        a = row["darts_alt"]
+        arms += [("darts_alt", (a["derived"] or [None])[0], a["top1_val_mse"]), ("darts_alt_best", *_best_of(a))]
+    done: dict[str, tuple[list[float], list[float]]] = {}
     for key, arch, first in arms:
+        known = json.dumps(arch, sort_keys=True, default=str)
         if f"{key}_retrained" not in row:
-            known = json.dumps(arch, sort_keys=True, default=str)
             if known not in done:
                 done[known] = retrained(task, space, arch, repeats)
-            row[f"{key}_retrained"] = done[known]
+            row[f"{key}_retrained"], row[f"{key}_retrained_test"] = done[known]
         else:
-            done[json.dumps(arch, sort_keys=True, default=str)] = row[f"{key}_retrained"]
+            done[known] = (row[f"{key}_retrained"], row.get(f"{key}_retrained_test", []))
         again = row[f"{key}_retrained"]
         row[f"{key}_selected_mean"] = _mean([first, *again]) if first is not None else _mean(again)
     row["ratio_selected_vs_evolution"] = _ratio(row["darts_best_selected_mean"], row["evolution_selected_mean"])
@@ -273,6 +286,8 @@ def markdown(meta: dict[str, Any], rows: list[dict[str, Any]], summary: dict[str
                 cells.append(f"{_fmt(r.get(f'{key}_selected_mean'))} ({_fmt(min(vals), 3)}-{_fmt(max(vals), 3)})" if vals else "-")
             lines.append(f"| {r['seed']} | {' | '.join(cells)} | {_fmt(r.get('ratio_selected_vs_evolution'), 3)} "
                          f"| {_fmt(r.get('ratio_none_selected'), 3)} | {_fmt(r.get('ratio_none_top1_retrained'), 3)} |")
+    if any("darts_alt" in r for r in rows):
+        lines += derivation_section(meta, rows)
     s = summary
     lines += [
         "",
@@ -306,6 +321,47 @@ def markdown(meta: dict[str, Any], rows: list[dict[str, Any]], summary: dict[str
     return "\n".join(lines) + "\n"
 
 
+def _mean_std(values: list[float]) -> str:
+    if not values:
+        return "-"
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.fmean(values):.4f} ± {sd:.4f}"
+
+
+def derivation_section(meta: dict[str, Any], rows: list[dict[str, Any]]) -> list[str]:
+    """The two derivations of the same supernet search, each arm's top-1 and best of top-k retrained (val and test)."""
+    mine, other = meta.get("derive", "joint"), meta.get("derive_alt", "argmax")
+    lines = ["", f"## Derivation: derive={mine} vs derive={other} (same supernet search, same seeds)", "",
+             f"Each darts run derives its top {meta['trials']} architectures from the same architecture weights in two ways "
+             "(joint: by the joint log-probability of the active choices; argmax: DARTS's per-decision argmax first). "
+             f"The arm's top-1 and its best (lowest search validation MSE of its top {meta['trials']}, the study's selection) "
+             f"are retrained with {meta.get('repeats', 0)} fresh seeds: mean retrained validation / test MSE.", "",
+             f"| seed | {mine}: top-1 depth | {mine}: best val / test | {other}: top-1 depth | {other}: best val / test "
+             f"| {mine}: top-1 val / test | {other}: top-1 val / test |", "|---|---|---|---|---|---|---|"]
+    per: dict[str, dict[str, list[float]]] = {k: {"val": [], "test": []} for k in ("darts_best", "darts_alt_best", "darts", "darts_alt")}
+    for r in rows:
+        if "darts_alt" not in r:
+            continue
+        cells = []
+        for key in ("darts_best", "darts_alt_best", "darts", "darts_alt"):
+            v, t = r.get(f"{key}_retrained", []), r.get(f"{key}_retrained_test", [])
+            if v and t:
+                per[key]["val"].append(statistics.fmean(v))
+                per[key]["test"].append(statistics.fmean(t))
+            cells.append(f"{_fmt(statistics.fmean(v)) if v else '-'} / {_fmt(statistics.fmean(t)) if t else '-'}")
+        depth = [(r[k]["derived"] or [{}])[0].get("depth", "-") for k in ("darts", "darts_alt")]
+        lines.append(f"| {r['seed']} | {depth[0]} | {cells[0]} | {depth[1]} | {cells[1]} | {cells[2]} | {cells[3]} |")
+    lines += [""]
+    for label, a, b in (("best (the selection)", "darts_best", "darts_alt_best"), ("top-1", "darts", "darts_alt")):
+        ta, tb = per[a]["test"], per[b]["test"]
+        wins = sum(1 for x, y in zip(ta, tb) if y < x)
+        ratio = statistics.median([y / x for x, y in zip(ta, tb)]) if ta and tb else None
+        lines.append(f"- {label}, retrained test MSE over seeds: {mine} {_mean_std(ta)}, {other} {_mean_std(tb)}; "
+                     f"{other} lower in {wins}/{len(ta)} seeds, median ratio {other}/{mine} {_fmt(ratio, 3)} "
+                     f"(validation: {mine} {_mean_std(per[a]['val'])}, {other} {_mean_std(per[b]['val'])})")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--task", default="sunspots", help="a built-in task, or logistic-map (generated, strongly non-linear)")
@@ -315,6 +371,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=3,
                     help="extra training seeds for each arm's selected architecture (0: none)")
     ap.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="extra darts option (both arms)")
+    ap.add_argument("--derive-alt", action="store_true",
+                    help="also run darts with the other derivation (argmax vs joint) on the same supernet search, retrained")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
     ap.add_argument("--name", default="darts", help="output file stem (default darts: darts.json, darts.md)")
     ap.add_argument("--db", default=None, help="SQLite file to keep (default: a temporary one)")
@@ -347,6 +405,7 @@ def main(argv: list[str] | None = None) -> int:
         for seed in range(args.seeds):
             d = darts_run(task, args.space, seed, args.trials, db, dict(extra))
             n = darts_run(task, args.space, seed, args.trials, db, {**extra, "remedy": "none"})
+            alt = darts_run(task, args.space, seed, args.trials, db, {**extra, "derive": _other_derive(extra)}) if args.derive_alt else None
             evo = evolution_run(task, args.space, seed, d["total_cpu_seconds"], db)
             cum = _cumulative(evo)
             row = {
@@ -356,6 +415,7 @@ def main(argv: list[str] | None = None) -> int:
                 "evolution_trials": sum(1 for t in evo.records if t.kind == "arch"),
                 "evolution_val_mse": [t.value for t in evo.records if t.kind == "arch"],
                 "evolution_at_top1_cpu": best_within(evo, d["top1_cpu_seconds"] or 0.0),
+                **({"darts_alt": alt} if alt is not None else {}),
             }
             add_retrained(row, task, args.space, args.repeats)
             row["ratio_top1"] = _ratio(d["top1_val_mse"], row["evolution_at_top1_cpu"])
@@ -371,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"evolution {_fmt(row['evolution_selected_mean'])}", flush=True)
     summary = summarise(rows)
     meta = {"task": args.task, "space": args.space, "seeds": args.seeds, "trials": args.trials, "options": extra,
-            "repeats": args.repeats,
+            "repeats": args.repeats, "derive": _derive(extra), **({"derive_alt": _other_derive(extra)} if args.derive_alt else {}),
             "remedy": extra.get("remedy", DEFAULT_REMEDY), "train": TRAIN.to_json(),
             "machine": f"{platform.machine()} {platform.system()}, Python {platform.python_version()}",
             "wall_seconds": time.perf_counter() - t0}

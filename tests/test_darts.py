@@ -205,6 +205,36 @@ def test_derivation_from_planted_alphas_and_a_parameter_limit(tiny_cell):
         "node2_act"] == "identity"
 
 
+def test_argmax_derivation_takes_each_decision_s_argmax_where_joint_prefers_fewer_choices(tiny_macro):
+    """Planted weights: depth 2 slightly ahead, clear favourites per layer. The joint log-probability
+    charges layer 2's two choices (about ln 3 + ln 2 nats), so it ranks depth 1 first; DARTS's
+    per-decision argmax takes depth 2 with every layer's favourite."""
+    fixed = {"lr": 0.003}
+    net = build_supernet(tiny_macro, 1, 1, fixed)
+    names = [c.name for c in net.choices]
+    assert names == ["depth", "cell1", "hidden1", "cell2", "hidden2"]
+    planted = [np.array([0.45, 0.55]), np.array([0.2, 0.2, 0.6]), np.array([0.3, 0.7]),
+               np.array([0.6, 0.4]), np.array([0.7, 0.3])]
+    value = {c.name: [o[0] for o in c.options] for c in net.choices}
+    argmax_arch = {"depth": value["depth"][1], "cell1": value["cell1"][2], "hidden1": value["hidden1"][1],
+                   "cell2": value["cell2"][0], "hidden2": value["hidden2"][0], "lr": 0.003}
+    joint = top_architectures(tiny_macro, net.choices, planted, fixed, 3, derive="joint")
+    assert joint[0][0]["depth"] == value["depth"][0]
+    ranked = top_architectures(tiny_macro, net.choices, planted, fixed, 1000, derive="argmax")
+    assert dict(ranked[0][0]) == argmax_arch and ranked[0][1] == pytest.approx(0.0)
+    # The runners-up rank by their deviation from the argmax: the sum of log(p / max p) over active choices.
+    every = [a for a in tiny_macro.grid() if a["lr"] == 0.003]
+    assert len(ranked) == len(every)
+
+    def deviation(arch):
+        return sum(math.log(p[[o[0] for o in c.options].index(arch[c.name])] / p.max())
+                   for c, p in zip(net.choices, planted) if c.name in arch)
+
+    assert [round(s, 9) for _, s in ranked] == sorted((round(deviation(a), 9) for a in every), reverse=True)
+    with pytest.raises(ConfigError, match="derivation"):
+        top_architectures(tiny_macro, net.choices, planted, fixed, 1, derive="mean")
+
+
 # -- diagnostics -------------------------------------------------------------------------------------------
 def test_collapse_is_flagged_when_the_parameter_free_share_dominates(tiny_cell):
     net = build_supernet(tiny_cell, 1, 1, {"hidden": 6})

@@ -17,6 +17,7 @@ from seqnas.errors import ConfigError
 from seqnas.space.base import Arch, SearchSpace
 
 MIXINGS = ("softmax", "dirichlet", "gumbel")
+DERIVATIONS = ("argmax", "joint")
 
 
 @dataclass(frozen=True)
@@ -157,20 +158,33 @@ def normalised_entropy(probs: Sequence[np.ndarray]) -> float:
 
 # -- derivation --------------------------------------------------------------------------------------
 def top_architectures(space: SearchSpace, choices: Sequence[Choice], probs: Sequence[np.ndarray], fixed: Mapping[str, Any],
-                      k: int, accept: Callable[[Arch], bool] | None = None, max_pops: int = 20_000) -> list[tuple[Arch, float]]:
-    """The ``k`` most probable architectures, best first, with their log-probabilities.
+                      k: int, accept: Callable[[Arch], bool] | None = None, max_pops: int = 20_000,
+                      derive: str = "joint") -> list[tuple[Arch, float]]:
+    """The ``k`` best-scored architectures, best first, with their scores.
 
-    An architecture's log-probability is the sum over its *active* choices of log p(option)
-    (a conditional choice, e.g. the cell of layer 3 when depth is 2, does not count). Space
+    ``derive="joint"``: an architecture's score is its log-probability, the sum over its
+    *active* choices of log p(option) (a conditional choice, e.g. the cell of layer 3 when
+    depth is 2, does not count). Every extra active choice then costs its own log-probability,
+    about ln(#options) nats at uniform weights, so the joint ranking favours architectures with
+    fewer active choices (shallow stacks) whatever the weights of the depth choice say.
+
+    ``derive="argmax"`` (DARTS): each active choice takes its most probable option, so the
+    top-1 is the per-decision argmax whatever its number of active choices; the runners-up
+    are ranked by how far they deviate from it: the score is the sum over active choices of
+    log(p(option) / max p), 0 for the argmax architecture. Space
     parameters no choice sets take their value from ``fixed``. Best-first (A*) search over the
     space's parameters in order, with the sum of the best log-probabilities of the remaining
     unconditional choices as the (admissible) bound, so the first complete architecture is
-    the argmax and the next ones follow in order. ``accept`` filters architectures (e.g. a
+    the best and the next ones follow in order. ``accept`` filters architectures (e.g. a
     parameter limit); rejected ones do not count toward ``k``.
     """
+    if derive not in DERIVATIONS:
+        raise ConfigError(f"unknown derivation {derive!r}; use one of {list(DERIVATIONS)}")
     first: dict[str, int] = {c.params[0]: i for i, c in enumerate(choices)}
     covered = {p for c in choices for p in c.params}
     logp = [np.log(np.clip(np.asarray(p, dtype=np.float64), 1e-300, None)) for p in probs]
+    if derive == "argmax":
+        logp = [lp - lp.max() for lp in logp]
     params = list(space.params)
     # Admissible remaining-score bound from position i on: best option of every unconditional choice ahead.
     bound = [0.0] * (len(params) + 1)

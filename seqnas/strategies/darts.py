@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from seqnas.errors import ConfigError
-from seqnas.models.supernet import MIXINGS, SUPERNET_FAMILIES
+from seqnas.models.supernet import DERIVATIONS, MIXINGS, SUPERNET_FAMILIES
 from seqnas.space.base import Arch, SearchSpace
 from seqnas.strategies.base import WAIT, Strategy
 from seqnas.strategies.darts_search import DEFAULT_REMEDY, REMEDIES, SELECTIONS, DartsConfig
@@ -74,7 +74,8 @@ class DartsSearch(Strategy):
     gumbel), warmup, kl, stop_patience, stop_on_collapse, aux; weight_paths (mixture, or
     sampled: each weight step trains one architecture drawn from the current distribution, at
     the cost of one discrete network); arch_lr, weight_lr, batch_size, xi, tau, top_k (length of
-    the derived list), selection (alpha: by architecture weight; pt: DARTS-PT perturbation, with
+    the derived list), derive (joint: rank by the joint log-probability of the active choices;
+    argmax: DARTS's per-decision argmax first, the rest by their deviation from it), selection (alpha: by architecture weight; pt: DARTS-PT perturbation, with
     pt_tune epochs of weight tuning after each decision), progress, fixed (values for the
     parameters the supernet does not relax, e.g. {"lr": 0.01}).
     """
@@ -88,7 +89,7 @@ class DartsSearch(Strategy):
                  warmup: float | None = None, kl: float | None = None, stop_patience: int | None = None,
                  stop_on_collapse: bool | None = None, aux: float | None = None, weight_paths: str = "mixture",
                  arch_lr: float = 0.05, weight_lr: float | None = None, batch_size: int | None = None,
-                 xi: float | None = None, tau: float = 1.0, top_k: int = 50, selection: str = "alpha", pt_tune: int = 1,
+                 xi: float | None = None, tau: float = 1.0, top_k: int = 50, derive: str = "joint", selection: str = "alpha", pt_tune: int = 1,
                  progress: bool | None = None, fixed: dict[str, Any] | None = None) -> None:
         super().__init__(space, seed=seed, objectives=objectives)
         if space.family not in SUPERNET_FAMILIES:
@@ -112,6 +113,7 @@ class DartsSearch(Strategy):
             batch_size=None if batch_size is None else int_option(n, "batch_size", batch_size, low=1),
             xi=None if xi is None else float_option(n, "xi", xi, 0.0),
             tau=float_option(n, "tau", tau, 0.0, low_open=True), top_k=int_option(n, "top_k", top_k, low=1),
+            derive=choice_option(n, "derive", derive, DERIVATIONS),
             selection=choice_option(n, "selection", selection, SELECTIONS), pt_tune=int_option(n, "pt_tune", pt_tune, low=0),
             progress=None if progress is None else bool_option(n, "progress", progress),
             fixed=dict(fixed or {}),

@@ -17,6 +17,7 @@ from torch import nn
 from seqnas.errors import ConfigError, SpaceError
 from seqnas.models import build, count_params
 from seqnas.models.supernet import (
+    DERIVATIONS,
     Choice,
     Supernet,
     build_supernet,
@@ -75,6 +76,7 @@ class DartsConfig:
     tau: float = 1.0  # Gumbel temperature
     top_k: int = 50  # length of the ranked list of derived architectures
     selection: str = "alpha"  # derive by architecture weights ("alpha") or by perturbation ("pt", DARTS-PT)
+    derive: str = "joint"  # rank derived architectures by per-decision argmax ("argmax") or joint log-probability ("joint")
     pt_tune: int = 1  # epochs of weights-only tuning after each perturbation decision
     progress: bool | None = None
     fixed: dict[str, Any] = field(default_factory=dict)
@@ -290,6 +292,8 @@ def search_supernet(space: SearchSpace, data: TaskData, config: DartsConfig, gen
     cfg = config.resolved()
     if cfg.order not in (1, 2):
         raise ConfigError(f"strategy 'darts': option order must be 1 or 2, got {cfg.order!r}")
+    if cfg.derive not in DERIVATIONS:
+        raise ConfigError(f"strategy 'darts': option derive must be one of {list(DERIVATIONS)}, got {cfg.derive!r}")
     if cfg.selection not in SELECTIONS:
         raise ConfigError(f"strategy 'darts': option selection must be one of {list(SELECTIONS)}, got {cfg.selection!r}")
     fixed_pre = _preferred(space.family)
@@ -331,7 +335,7 @@ def search_supernet(space: SearchSpace, data: TaskData, config: DartsConfig, gen
         return float(loss.detach())
 
     def argmax_arch(ps: list[np.ndarray]) -> Arch | None:
-        top = top_architectures(space, net.choices, ps, fixed, 1)
+        top = top_architectures(space, net.choices, ps, fixed, 1, derive=cfg.derive)
         return top[0][0] if top else None
 
     edge_names, op_names, _ = net.edges(net.uniform_probs())
@@ -424,7 +428,7 @@ def search_supernet(space: SearchSpace, data: TaskData, config: DartsConfig, gen
     finally:
         bar.close()
     accept = _param_limit(space.family, data, max_params)
-    ranked = top_architectures(space, net.choices, ranking, fixed, max(1, cfg.top_k), accept=accept)
+    ranked = top_architectures(space, net.choices, ranking, fixed, max(1, cfg.top_k), accept=accept, derive=cfg.derive)
     if ranked:
         diag.derived_param_free_share = net.param_free_share(_one_hot(net, ranked[0][0]))
     return {
