@@ -176,3 +176,61 @@ def test_the_runner_stores_the_controller_and_resume_continues_learning(tmp_path
     more = seqnas.search(SPACE, objective=objective, strategy="rl", trials=20, seed=4, study="rl", db=db, progress=False)
     whole = seqnas.search(SPACE, objective=objective, strategy="rl", trials=20, seed=4, study="whole", db=db, progress=False)
     assert [r.arch for r in more.records] == [r.arch for r in whole.records]
+
+
+def _sharp(off_policy: str) -> ReinforceSearch:
+    """A controller planted to prefer x0 = 0 strongly (p about 0.95), uniform elsewhere."""
+    s = ReinforceSearch(SPACE, seed=0, objectives=("value",), off_policy=off_policy, lr=0.2)
+    with torch.no_grad():
+        s.controller.heads[0].weight.zero_()
+        s.controller.heads[0].bias.copy_(torch.tensor([2.4, -0.6, -0.6, -0.6, -0.6]))
+    return s
+
+
+def _p_x0(s: ReinforceSearch, k: int) -> float:
+    with torch.no_grad():
+        h, _ = s.controller.step(s.controller.start, None)
+        return float(torch.softmax(s.controller.logits(0, h), -1)[k])
+
+
+@pytest.mark.parametrize("off_policy", ["exclude", "importance"])
+def test_off_policy_proposals_do_not_drag_the_policy_toward_them(off_policy):
+    """The random fallback proposes x0 = 4, which the policy almost never draws, and it scores
+    best. Treated as the policy's own sample (the old behaviour, still what a record without
+    proposal info gets), REINFORCE's step on it is scaled by 1 / pi(arch) relative to the truth
+    and drags the policy toward x0 = 4; the fix keeps it out (exclude) or weighs it by
+    pi / q (importance)."""
+    fallback = SPACE.validate({"x0": 4, "x1": 1, "x2": 2, "x3": 3})
+    moved = {}
+    for label in ("biased", "fixed"):
+        s = _sharp(off_policy)
+        for i in range(8):  # the policy's own samples first: a baseline, and Adam's moments as in a real run
+            p = s.ask()
+            s.tell(TrialRecord(number=i, state=TrialState.COMPLETE, arch=p.arch, values={"value": 5.0 + i % 3},
+                               metrics={}, info=p.info))
+        before = _p_x0(s, 4)
+        info = {} if label == "biased" else {"temperature": None, "logq": s._uniform_logq(fallback)}
+        s.tell(TrialRecord(number=8, state=TrialState.COMPLETE, arch=fallback, values={"value": 1.0}, metrics={}, info=info))
+        moved[label] = _p_x0(s, 4) - before
+    assert moved["biased"] > 0.01  # the planted trap is real
+    if off_policy == "exclude":
+        assert moved["fixed"] == 0.0  # no update at all
+    else:
+        assert moved["fixed"] < 0.25 * moved["biased"]
+
+
+def test_proposals_record_what_drew_them_and_on_policy_samples_weigh_one():
+    s = ReinforceSearch(SPACE, seed=1, objectives=("value",), off_policy="importance")
+    p = s.ask()
+    assert p.info["temperature"] == 1.0
+    logp, _ = s._log_prob_entropy(p.arch)
+    assert p.info["logq"] == pytest.approx(float(logp.detach()), abs=1e-5)  # same policy, same log-probability
+    # A policy that repeats itself falls back to warmer samples, then to uniform ones, and says so.
+    tiny = space_from_dict({"params": {"a": [0, 1], "b": [0, 1]}})
+    s = ReinforceSearch(tiny, seed=0, objectives=("value",))
+    with torch.no_grad():
+        for head in s.controller.heads:
+            head.weight.zero_()
+            head.bias.copy_(torch.tensor([8.0, -8.0]))
+    temps = [s.ask().info["temperature"] for _ in range(4)]
+    assert temps[0] == 1.0 and any(t != 1.0 for t in temps[1:])

@@ -19,9 +19,10 @@ from seqnas.space.base import Arch, SearchSpace
 from seqnas.space.params import Categorical, Int, Param
 from seqnas.strategies.base import Strategy
 from seqnas.strategies.options import choice_option, float_option, int_option
-from seqnas.trial import TrialRecord, TrialState
+from seqnas.trial import Proposal, TrialRecord, TrialState
 
 STATE_VERSION = 1
+OFF_POLICY = ("exclude", "importance")
 
 
 @contextmanager
@@ -112,6 +113,18 @@ class ReinforceSearch(Strategy):
     minus an exponential moving average of past rewards; every ``batch_size`` results the
     controller takes one Adam step on the REINFORCE loss with an entropy bonus.
 
+    Off-policy proposals. Once the policy is sharp it often repeats an architecture already
+    run; the strategy then samples again at raised temperatures and finally draws a uniformly
+    random new architecture. Those architectures were not drawn by the policy, so a plain
+    REINFORCE step on them is biased. ``off_policy="exclude"`` (default) keeps them out of the
+    policy gradient; their rewards still count for the baseline and the reward quantiles.
+    ``off_policy="importance"`` weights every sample's gradient by the truncated importance
+    ratio min(``is_clip``, pi(arch) / q(arch)), q the distribution it was drawn from (the
+    tempered policy, or uniform over the controller's decisions for the random fallback), which
+    also corrects samples drawn by an older policy while several trials were in flight. Each
+    proposal stores its temperature and q's log-probability (``TrialRecord.info``), so a
+    resumed study updates the same way.
+
     Results update the controller whenever they arrive (several trials may be in flight); the
     log-probability is recomputed for the architecture actually run. The controller's weights,
     its optimizer and its baseline are the strategy's state (``state_dict``), stored with every
@@ -126,9 +139,11 @@ class ReinforceSearch(Strategy):
                  hidden_size: int = 32, tanh_constant: float | None = 2.5, bins: int = 8,
                  target_params: float | None = None, target_latency_ms: float | None = None,
                  targets: Mapping[str, float] | None = None, reward_weight: float | None = None,
-                 reward_mode: str | None = None) -> None:
+                 reward_mode: str | None = None, off_policy: str = "exclude", is_clip: float = 1.0) -> None:
         super().__init__(space, seed=seed, objectives=objectives)
         n = self.name
+        self.off_policy = choice_option(n, "off_policy", off_policy, OFF_POLICY)
+        self.is_clip = float_option(n, "is_clip", is_clip, 0.0, low_open=True)
         self.lr = float_option(n, "lr", lr, 0.0, 10.0, low_open=True)
         self.batch_size = int_option(n, "batch_size", batch_size, low=1)
         self.entropy_weight = float_option(n, "entropy_weight", entropy_weight, 0.0)
@@ -167,14 +182,17 @@ class ReinforceSearch(Strategy):
                 w.copy_(torch.rand(w.shape, generator=gen) * 0.2 - 0.1)
         self.optimizer = torch.optim.Adam(self.controller.parameters(), lr=self.lr)
         self.baseline: float | None = None
-        self.pending: list[tuple[dict[str, Any], float]] = []  # (arch, advantage) awaiting the next update
+        # (arch, advantage, log-probability under the distribution that drew it or None) awaiting the next update
+        self.pending: list[tuple[dict[str, Any], float, float | None]] = []
         self.n_updates = 0
         self._scalars: list[float] = []  # sorted scalarised results of completed trials
         self._warned_missing: set[str] = set()
 
     # -- the policy ---------------------------------------------------------------------------------
-    def _sample(self, rng: np.random.Generator, temperature: float) -> Arch:
+    def _sample(self, rng: np.random.Generator, temperature: float) -> tuple[Arch, float]:
+        """An architecture drawn from the policy at ``temperature``, and its log-probability under that draw."""
         out: dict[str, Any] = {}
+        logq = 0.0
         hc = None
         x = self.controller.start
         with torch.no_grad(), one_thread():
@@ -186,9 +204,14 @@ class ReinforceSearch(Strategy):
                 p = np.exp(z - z.max())
                 p /= p.sum()
                 k = int(rng.choice(d.n, p=p))
+                logq += math.log(p[k])
                 out[d.param.name] = d.value(k, rng)
                 x = self.controller.embed[i](torch.tensor([k]))
-        return self.space.canonical(out)
+        return self.space.canonical(out), logq
+
+    def _uniform_logq(self, arch: Mapping[str, Any]) -> float:
+        """Log-probability of ``arch`` under uniform decisions (the random fallback, in the controller's view)."""
+        return -sum(math.log(d.n) for d in self.decisions if d.param.name in arch)
 
     def _log_prob_entropy(self, arch: Mapping[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
         logp = torch.zeros(())
@@ -211,9 +234,12 @@ class ReinforceSearch(Strategy):
         with one_thread():
             self.optimizer.zero_grad()
             loss = torch.zeros(())
-            for arch, adv in batch:
+            for arch, adv, logq in batch:
                 logp, ent = self._log_prob_entropy(arch)
-                loss = loss - adv * logp - self.entropy_weight * ent
+                weight = 1.0
+                if logq is not None:  # truncated importance sampling: pi / q, capped
+                    weight = min(self.is_clip, math.exp(min(50.0, float(logp.detach()) - logq)))
+                loss = loss - weight * adv * logp - self.entropy_weight * ent
             (loss / len(batch)).backward()
             self.optimizer.step()
         self.n_updates += 1
@@ -250,14 +276,18 @@ class ReinforceSearch(Strategy):
         return ((others - hi) + 0.5 * (hi - lo)) / others
 
     # -- the Strategy interface ----------------------------------------------------------------------
-    def _propose(self, rng: np.random.Generator) -> Arch | None:
+    def _propose(self, rng: np.random.Generator) -> Proposal | None:
         # Once the policy is sharp it often repeats itself; sample again, warmer, before
-        # falling back to a random new architecture.
+        # falling back to a random new architecture. What drew the proposal goes with it.
         for attempt in range(20):
-            arch = self._sample(rng, temperature=1.0 if attempt < 10 else 1.0 + 0.5 * (attempt - 9))
+            temperature = 1.0 if attempt < 10 else 1.0 + 0.5 * (attempt - 9)
+            arch, logq = self._sample(rng, temperature)
             if self.fresh(arch):
-                return arch
-        return self.sample_fresh(rng)
+                return Proposal(arch=arch, info={"temperature": temperature, "logq": logq})
+        arch = self.sample_fresh(rng)
+        if arch is None:
+            return None
+        return Proposal(arch=arch, info={"temperature": None, "logq": self._uniform_logq(arch)})
 
     def _observe(self, record: TrialRecord) -> None:
         if record.arch is None:
@@ -267,7 +297,13 @@ class ReinforceSearch(Strategy):
             self.baseline = r
         adv = r - self.baseline
         self.baseline = self.baseline_decay * self.baseline + (1.0 - self.baseline_decay) * r
-        self.pending.append((record.arch.to_dict(), adv))
+        info = record.info or {}
+        logq = info.get("logq")
+        if self.off_policy == "exclude":
+            if "temperature" in info and info["temperature"] != 1.0:
+                return  # not drawn by the policy: no gradient from it (its reward has counted above)
+            logq = None
+        self.pending.append((record.arch.to_dict(), adv, None if logq is None else float(logq)))
         if len(self.pending) >= self.batch_size:
             self._update()
 
@@ -277,7 +313,7 @@ class ReinforceSearch(Strategy):
             "controller": _to_json(self.controller.state_dict()),
             "optimizer": _to_json(self.optimizer.state_dict()),
             "baseline": self.baseline,
-            "pending": [[a, adv] for a, adv in self.pending],
+            "pending": [[a, adv, logq] for a, adv, logq in self.pending],
             "n_updates": self.n_updates,
         }
 
@@ -289,7 +325,7 @@ class ReinforceSearch(Strategy):
         opt = {"state": {int(k): v for k, v in opt["state"].items()}, "param_groups": opt["param_groups"]}
         self.optimizer.load_state_dict(_from_json(opt))
         self.baseline = state["baseline"]
-        self.pending = [(dict(a), float(adv)) for a, adv in state["pending"]]
+        self.pending = [(dict(p[0]), float(p[1]), None if len(p) < 3 or p[2] is None else float(p[2])) for p in state["pending"]]
         self.n_updates = int(state["n_updates"])
 
 
