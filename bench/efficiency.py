@@ -1,4 +1,4 @@
-"""Search-efficiency benchmark: each strategy's regret at 100 and 300 trials on two cheap landscapes.
+"""Search-efficiency benchmark: each strategy's regret at 50, 100 and 300 trials on cheap landscapes.
 
 Categorical landscapes with a known optimum (found by enumeration), generated from a fixed seed:
 
@@ -12,13 +12,15 @@ Categorical landscapes with a known optimum (found by enumeration), generated fr
   and of dropout with depth.
 
 Each strategy is driven through its own ask/tell (one trial in flight, the order a sequential
-run uses) for 300 trials and 20 seeds; the regret at 100 trials is read from the same runs
+run uses) for 300 trials and 20 seeds; the regret at 50 and 100 trials is read from the same runs
 (no strategy knows its budget, so the first 100 trials of a 300-trial run are a 100-trial run).
 Optuna's TPE, used directly (``study.optimize`` with its default sampler settings, duplicates
 and all), is the reference. One-sided Mann-Whitney U tests compare each strategy with random
-search. Results: bench/results/efficiency.{json,md,png}.
+search, Holm-corrected over the strategies of a landscape and budget. Results:
+bench/results/efficiency.{json,md,png}.
 
     .venv/bin/python bench/efficiency.py [--seeds 20] [--trials 300] [--jobs 2]
+    .venv/bin/python bench/efficiency.py --strategies rl,rl@off_policy=importance   # a strategy with options
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from seqnas.report.stats import holm  # noqa: E402
 from seqnas.space import Categorical, Condition, SearchSpace  # noqa: E402
 from seqnas.space.base import Arch  # noqa: E402
 from seqnas.strategies import STRATEGIES, make_strategy  # noqa: E402
@@ -45,9 +48,9 @@ from seqnas.trial import TrialRecord, TrialState  # noqa: E402
 
 LANDSCAPE_SEED = 20190101
 RESULTS = ROOT / "bench" / "results"
-STRATEGY_NAMES = ["random", "grid", "evolution", "rl", "bayesian"]
+STRATEGY_NAMES = ["random", "grid", "evolution", "rl", "bayesian", "local"]
 REFERENCE = "optuna-tpe"
-BUDGETS = (100, 300)
+BUDGETS = (50, 100, 300)
 
 
 @dataclass
@@ -258,10 +261,27 @@ def run_optuna_tpe(landscape: str, seed: int, trials: int) -> list[float]:
     return [float(v - land.optimum) for v in vals]
 
 
+def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """``name`` or ``name@key=value@key=value`` (a strategy with options, e.g. ``rl@off_policy=importance``)."""
+    name, *opts = spec.split("@")
+    options: dict[str, Any] = {}
+    for o in opts:
+        k, _, v = o.partition("=")
+        try:
+            options[k] = json.loads(v)
+        except json.JSONDecodeError:
+            options[k] = v
+    return name, options
+
+
 def _job(args: tuple[str, str, int, int]) -> tuple[str, str, int, list[float], float]:
     landscape, strategy, seed, trials = args
     t0 = time.perf_counter()
-    curve = run_optuna_tpe(landscape, seed, trials) if strategy == REFERENCE else run_strategy(landscape, strategy, seed, trials)
+    if strategy == REFERENCE:
+        curve = run_optuna_tpe(landscape, seed, trials)
+    else:
+        name, options = parse_spec(strategy)
+        curve = run_strategy(landscape, name, seed, trials, options)
     return landscape, strategy, seed, curve, time.perf_counter() - t0
 
 
@@ -270,7 +290,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("--trials", type=int, default=max(BUDGETS))
     ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--strategies", default=",".join(STRATEGY_NAMES + [REFERENCE]))
+    ap.add_argument("--strategies", default=",".join(STRATEGY_NAMES + [REFERENCE]),
+                    help="comma-separated; a strategy may carry options: rl@off_policy=importance@lr=0.05")
     ap.add_argument("--landscapes", default=",".join(LANDSCAPES))
     ap.add_argument("--out", default=str(RESULTS / "efficiency"))
     ap.add_argument("--replot", action="store_true", help="redraw the figure and table from the stored JSON")
@@ -284,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
         plot(report["curve_summary"], report["landscapes"], report["seeds"], Path(args.out).with_suffix(".png"))
         return 0
     strategies = [s for s in args.strategies.split(",") if s]
-    unknown = [s for s in strategies if s != REFERENCE and s not in STRATEGIES]
+    unknown = [s for s in strategies if s != REFERENCE and parse_spec(s)[0] not in STRATEGIES]
     if unknown:
         ap.error(f"unknown strategies {unknown}")
     landscapes = [x for x in args.landscapes.split(",") if x]
@@ -335,6 +356,10 @@ def summarize(curves: dict[str, dict[str, dict[int, list[float]]]], budgets: lis
                     rnd = np.array([per["random"][k][b - 1] for k in sorted(per["random"])])
                     row[str(b)]["p_vs_random"] = float(mannwhitneyu(regrets, rnd, alternative="less").pvalue)
             results[x][s] = row
+        for b in budgets:  # Holm over the strategies compared with random at this landscape and budget
+            named = [s for s in results[x] if "p_vs_random" in results[x][s][str(b)]]
+            for s, ph in zip(named, holm([results[x][s][str(b)]["p_vs_random"] for s in named])):
+                results[x][s][str(b)]["p_holm"] = ph
     targets = []
 
     def target(what: str, ok: bool | None, detail: str) -> None:
@@ -343,10 +368,17 @@ def summarize(curves: dict[str, dict[str, dict[int, list[float]]]], budgets: lis
     for x in results:
         if x not in TARGET_LANDSCAPES:
             continue
-        for s, b in (("evolution", 100), ("bayesian", 100), ("rl", 300)):
+        for s, b in (("evolution", 100), ("bayesian", 100), ("rl", 300), ("local", 100)):
             if s in results[x] and str(b) in results[x][s]:
-                p = results[x][s][str(b)].get("p_vs_random")
-                target(f"{s} beats random at {b} trials on {x} (Mann-Whitney p < 0.01)", p is not None and p < 0.01, f"p = {p:.2g}")
+                p = results[x][s][str(b)].get("p_holm")
+                target(f"{s} beats random at {b} trials on {x} (Mann-Whitney, Holm p < 0.01)", p is not None and p < 0.01,
+                       f"Holm p = {p:.2g}")
+        if REFERENCE in results[x] and "50" in results[x][REFERENCE]:
+            ours = {s: r["50"]["mean"] for s, r in results[x].items() if s != REFERENCE and "@" not in s}
+            best = min(ours, key=ours.__getitem__)
+            t = results[x][REFERENCE]["50"]["mean"]
+            target(f"at 50 trials on {x}, the best seqnas strategy's mean regret at most half of Optuna TPE's",
+                   ours[best] <= 0.5 * t + 1e-12, f"{best} {ours[best]:.4f} vs TPE {t:.4f} (ratio {ours[best] / t if t > 0 else float('inf'):.2f})")
         if "evolution" in results[x] and REFERENCE in results[x] and "100" in results[x]["evolution"]:
             e, t = results[x]["evolution"]["100"]["mean"], results[x][REFERENCE]["100"]["mean"]
             target(f"evolution's mean regret at 100 trials on {x} within 1.5x of Optuna TPE's", e <= 1.5 * t + 1e-12,
@@ -361,13 +393,13 @@ def markdown(report: dict[str, Any]) -> str:
     for x, per in report["results"].items():
         land = report["landscapes"][x]
         lines += [f"## {x}: {land['description']}", f"optimum {land['optimum']:.4f}, {land['local_optima']} local optima", ""]
-        head = "| strategy | " + " | ".join(f"regret @{b} (mean ± std) | p vs random @{b} | optimum found @{b}" for b in budgets)
+        head = "| strategy | " + " | ".join(f"regret @{b} (mean ± std) | Holm p vs random @{b} | optimum found @{b}" for b in budgets)
         lines += [head + " | s / run |", "|---" * (1 + 3 * len(budgets)) + "|---|"]
         for s, row in per.items():
             cells = []
             for b in budgets:
                 r = row[str(b)]
-                p = r.get("p_vs_random")
+                p = r.get("p_holm", r.get("p_vs_random"))
                 cells += [f"{r['mean']:.4f} ± {r['std']:.4f}", "-" if p is None else f"{p:.2g}", f"{r['found_optimum']}/{report['seeds']}"]
             lines.append(f"| {s} | " + " | ".join(cells) + f" | {row['seconds_per_run']:.2f} |")
         lines.append("")

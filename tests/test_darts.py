@@ -466,3 +466,76 @@ def test_cli_refuses_darts_on_a_space_without_a_supernet(tmp_path, env):
     assert out.returncode == 2
     assert out.stderr.startswith("seqnas: error:") and len(out.stderr.strip().splitlines()) == 1
 
+
+
+# -- second order ------------------------------------------------------------------------------------------
+def _trained_supernet(tiny_cell):
+    """A tiny supernet, its Adam optimiser after two real (clipped) steps, and a batch of data."""
+    from seqnas.strategies.darts_search import _mse
+
+    torch.manual_seed(0)
+    net = build_supernet(tiny_cell, 1, 1, {"hidden": 6})
+    x, y = torch.randn(16, 5, 1), torch.randn(16, 1)
+    w_opt = torch.optim.Adam(net.weight_parameters(), lr=0.01)
+    weights = mixing_weights(net.arch_parameters(), "softmax")
+    for _ in range(2):
+        w_opt.zero_grad()
+        _mse(net(x, [w.detach() for w in weights]), y).backward()
+        torch.nn.utils.clip_grad_norm_(net.weight_parameters(), 0.05)
+        w_opt.step()
+    return net, w_opt, x, y
+
+
+def test_the_virtual_step_is_the_step_the_weight_optimiser_takes(tiny_cell):
+    """Second order differentiates through the weight step: by default the same clipping and Adam
+    update the search applies, not a plain SGD step with Adam's learning rate."""
+    import copy
+
+    from seqnas.strategies.darts_search import _mse, _virtual_step
+
+    net, w_opt, x, y = _trained_supernet(tiny_cell)
+    twin = copy.deepcopy(net)
+    twin_opt = torch.optim.Adam(twin.weight_parameters(), lr=0.01)
+    twin_opt.load_state_dict(w_opt.state_dict())
+    mixed = [w.detach() for w in mixing_weights(net.arch_parameters(), "softmax")]
+    grads = torch.autograd.grad(_mse(net(x, mixed), y), net.weight_parameters())
+    _virtual_step(net.weight_parameters(), grads, w_opt, None, 0.05)
+    assert int(float(w_opt.state[net.weight_parameters()[0]]["step"])) == 2  # the real optimiser did not move
+    twin_opt.zero_grad()
+    _mse(twin(x, mixed), y).backward()
+    torch.nn.utils.clip_grad_norm_(twin.weight_parameters(), 0.05)
+    twin_opt.step()
+    for a, b in zip(net.weight_parameters(), twin.weight_parameters()):
+        assert torch.allclose(a, b, atol=1e-6)
+
+
+@pytest.mark.parametrize("xi", [None, 0.01])
+def test_second_order_gradient_matches_differentiating_through_the_virtual_step(tiny_cell, xi):
+    """The finite-difference hypergradient equals autograd through w'(alpha) = w - P * dL_train/dw
+    (P: the virtual step's size, its clipping and second moment held fixed)."""
+    from torch.func import functional_call
+
+    from seqnas.strategies.darts_search import _mse, _second_order_arch_grads, _virtual_step
+
+    net, w_opt, x, y = _trained_supernet(tiny_cell)
+    xv, yv = torch.randn(16, 5, 1), torch.randn(16, 1)
+    torch.manual_seed(1)
+    got = _second_order_arch_grads(net, lambda: mixing_weights(net.arch_parameters(), "softmax"), x, y, xv, yv,
+                                   lambda: torch.zeros(()), w_opt=w_opt, xi=xi, grad_clip=0.05)
+    names = [n for n, _ in net.named_parameters() if not n.startswith("alphas.")]
+    weights, alphas = net.weight_parameters(), net.arch_parameters()
+    mixed = mixing_weights(alphas, "softmax")
+    g0 = torch.autograd.grad(_mse(net(x, mixed), y), weights, retain_graph=True)
+    backup = [p.detach().clone() for p in weights]
+    sizes = _virtual_step(weights, g0, w_opt, xi, 0.05)
+    stepped = [p.detach().clone() for p in weights]  # w' with the gradient's value; its alpha-dependence below
+    with torch.no_grad():
+        for p, b in zip(weights, backup):
+            p.copy_(b)
+    g = torch.autograd.grad(_mse(net(x, mixed), y), weights, create_graph=True)
+    w_prime = {n: s + (size * (gi.detach() - gi)) for n, s, size, gi in zip(names, stepped, sizes, g)}
+    w_prime.update({n: p for n, p in net.named_parameters() if n.startswith("alphas.")})
+    exact = torch.autograd.grad(_mse(functional_call(net, w_prime, (xv, mixed)), yv), alphas, allow_unused=True)
+    for a, e in zip(got, exact):
+        e = torch.zeros_like(a) if e is None else e
+        assert torch.allclose(a, e, rtol=0.05, atol=1e-4 * float(e.abs().max() + 1e-8) + 1e-7)
