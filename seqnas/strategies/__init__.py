@@ -12,12 +12,13 @@ from seqnas.strategies.bayesian import BayesianSearch
 from seqnas.strategies.darts import DartsSearch
 from seqnas.strategies.evolution import RegularizedEvolution
 from seqnas.strategies.grid import GridSearch
+from seqnas.strategies.local_search import LocalSearch
 from seqnas.strategies.random_search import RandomSearch
 from seqnas.strategies.reinforce import ReinforceSearch
 
 STRATEGIES: dict[str, type[Strategy]] = {
     "random": RandomSearch, "grid": GridSearch, "evolution": RegularizedEvolution, "rl": ReinforceSearch,
-    "bayesian": BayesianSearch, "darts": DartsSearch,
+    "bayesian": BayesianSearch, "darts": DartsSearch, "local": LocalSearch,
 }
 
 

@@ -458,9 +458,31 @@ def _derived_order_whatever_fails(name: str) -> None:
     assert [dict(r.arch) for r in arch_records(runs[0])] == derived[:11]
 
 
+def _failed_never_improve(name: str) -> None:
+    """local: a failed trial never improves on the current point, so the walk never moves to one: every
+    architecture whose neighbourhood it explores (space.neighbors, spied) finished COMPLETE, although
+    failing neighbours are proposed. (Counting a failure as an improvement moves there within a few trials.)"""
+    space = planted_space()
+    s = strategy(name, space, seed=9)
+    centres: list[Arch] = []
+    explore = space.neighbors
+
+    def spy(arch: Arch, *args: Any, **kwargs: Any) -> Any:
+        centres.append(arch)
+        return explore(arch, *args, **kwargs)
+
+    space.neighbors = spy  # type: ignore[method-assign]
+    records = Driver(s, in_flight=2, fail=planted).run(60)
+    state = {r.arch.key: r.state for r in arch_records(records)}
+    assert len(centres) >= 3
+    assert all(state[c.key] is TrialState.COMPLETE for c in centres), "the walk moved to a failed trial"
+    assert sum(r.arch["op"] == "bad" for r in records[5:]) >= 3, "failing neighbours were proposed"
+
+
 FAILURE_CONTRACTS: dict[str, Callable[[str], None]] = {
     "random": _results_change_nothing, "grid": _results_change_nothing, "evolution": _no_failed_parent,
     "rl": _avoids_what_fails, "bayesian": _avoids_what_fails, "darts": _derived_order_whatever_fails,
+    "local": _failed_never_improve,
 }
 
 
