@@ -234,7 +234,7 @@ def command(name: str, help: str, examples: str) -> Callable[[Callable[[argparse
 def _add_search(p: argparse.ArgumentParser) -> None:
     add_task_args(p)
     p.add_argument("--space", default="rnn-macro", help="built-in space (rnn-macro) or a .yaml/.json space file")
-    p.add_argument("--strategy", default="random", help="search strategy (random, grid, ...)")
+    p.add_argument("--strategy", default="random", help="search strategy: random, grid, evolution, rl, bayesian, local or darts")
     p.add_argument("--option", action="append", metavar="KEY=VALUE", help="strategy option (repeatable)")
     g = p.add_argument_group("budget (the first reached ends the study; default --trials 30, darts: 1)")
     g.add_argument("--trials", type=_positive_int("--trials"))
