@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import copy
+import json
 import math
 
+import numpy as np
 import optuna
 import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
@@ -12,7 +15,7 @@ import seqnas
 from seqnas.errors import ConfigError
 from seqnas.space import space_from_dict
 from seqnas.strategies import make_strategy
-from seqnas.strategies.bayesian import INFO_KEY, BayesianSearch, distribution
+from seqnas.strategies.bayesian import INFO_KEY, KERNEL_KEY, BayesianSearch, distribution
 from seqnas.trial import TrialRecord, TrialState
 
 SPACE = space_from_dict({"params": [
@@ -76,13 +79,14 @@ def test_tpe_concentrates_on_good_regions():
 def test_failed_trials_are_told_as_worse_than_the_worst():
     s = BayesianSearch(SPACE, seed=2, objectives=("value",))
     a, b, c, d = (s.ask().arch for _ in range(4))
-    finish(s, 0, a, None)  # before anything finished: a plain failure
+    finish(s, 0, a, None)  # before anything finished: no penalty yet, left out (failed)
+    assert s.study.get_trials()[0].state == optuna.trial.TrialState.FAIL
     finish(s, 1, b, 1.0)
     finish(s, 2, c, 3.0)
     finish(s, 3, d, None)
     trials = s.study.get_trials()
-    assert trials[0].state == optuna.trial.TrialState.FAIL
-    assert trials[3].state == optuna.trial.TrialState.COMPLETE and trials[3].values[0] > 3.0
+    assert [t.state for t in trials] == [optuna.trial.TrialState.COMPLETE] * 4  # the early failure counts too
+    assert trials[0].values == trials[3].values and trials[3].values[0] == pytest.approx(3.2)  # worst + a tenth of the range
 
 
 def test_several_objectives_use_the_multi_objective_sampler():
@@ -126,3 +130,158 @@ def test_replay_rebuilds_the_optuna_study_from_stored_trials():
     assert [(t.params, t.values, t.state, t.system_attrs) for t in original] == \
         [(t.params, t.values, t.state, t.system_attrs) for t in rebuilt.study.get_trials()]
     assert [s.ask().arch for _ in range(3)] == [rebuilt.ask().arch for _ in range(3)]
+
+
+# -- failures: one rule whatever the order results arrive in -------------------------------------------
+PLANTED = [  # the same five results, told in different orders
+    ("S", 1.0), ("S", 3.0), ("F", "boom"), ("F", "constraint: 30000 parameters > --max-params 20000"), ("F", "non-finite objective value"),
+]
+
+
+def told(s: BayesianSearch, archs, order) -> None:
+    for k in order:
+        kind, what = PLANTED[k]
+        if kind == "S":
+            r = TrialRecord(k, TrialState.COMPLETE, archs[k], values={"value": what})
+        else:
+            metrics = {"constraint": True, "params": 30000} if what.startswith("constraint") else {}
+            r = TrialRecord(k, TrialState.FAILED, archs[k], error=what, metrics=metrics)
+        r.tell_seq = s.n_told + 1
+        s.tell(r)
+
+
+def seen_at_next_ask(s: BayesianSearch) -> tuple[list, dict]:
+    """The finished trials the sampler reads when it proposes the next trial, and what it proposes."""
+    seen = []
+    make = s._make_sampler
+
+    def spy(seed):
+        sampler = make(seed)
+        relative = sampler.sample_relative
+
+        def sample_relative(study, trial, search_space):
+            seen.append([(t.number, t.state.name, t.values) for t in study.get_trials(deepcopy=False) if t.state.is_finished()])
+            return relative(study, trial, search_space)
+
+        sampler.sample_relative = sample_relative
+        return sampler
+
+    s._make_sampler = spy
+    arch = s.ask().arch
+    return seen[0], dict(arch)
+
+
+@pytest.mark.parametrize("sampler", ["tpe", "gp"])
+def test_failures_count_the_same_whatever_the_order(sampler):
+    orders = [(2, 3, 0, 1, 4), (0, 2, 1, 3, 4), (4, 3, 2, 1, 0), (0, 1, 2, 3, 4)]  # F F S S F, S F S F F, ...
+    runs = []
+    for order in orders:
+        s = BayesianSearch(SPACE, seed=3, objectives=("value",), sampler=sampler, n_startup_trials=2)
+        archs = [s.ask().arch for _ in PLANTED]
+        told(s, archs, order)
+        runs.append(seen_at_next_ask(s))
+    seen, _ = runs[0]
+    # Every failure (an error, a --max-params constraint, a non-finite value) shows one penalty,
+    # worst success + a tenth of the range, wherever it came in the order.
+    assert [state for _, state, _ in seen] == ["COMPLETE"] * 5
+    assert seen[2][2] == seen[3][2] == seen[4][2] and seen[2][2][0] == pytest.approx(3.2)
+    assert all(r == runs[0] for r in runs[1:]), "what the sampler sees, and so proposes, depends on the order of the results"
+
+
+def test_failures_before_any_success_stay_out_until_one_comes():
+    s = BayesianSearch(SPACE, seed=3, objectives=("value",), n_startup_trials=0)
+    archs = [s.ask().arch for _ in PLANTED]
+    told(s, archs, (2, 3))
+    seen, _ = seen_at_next_ask(s)
+    assert [state for _, state, _ in seen] == ["FAIL", "FAIL"]  # no success: no penalty, ignored
+    told(s, archs, (0,))
+    seen, _ = seen_at_next_ask(s)
+    assert [(n, state, v) for n, state, v in seen] == [(0, "COMPLETE", [1.0]), (2, "COMPLETE", [1.0 + 1e-9]), (3, "COMPLETE", [1.0 + 1e-9])]
+    told(s, archs, (1,))  # a new worst success moves every failure's penalty with it
+    seen, _ = seen_at_next_ask(s)
+    assert [v for _, _, v in seen] == [[1.0], [3.0], [3.2 + 3e-9], [3.2 + 3e-9]]
+
+
+def test_penalty_follows_each_objective():
+    s = BayesianSearch(SPACE, seed=3, objectives=("error", "size"), n_startup_trials=2)
+    a, b, c = (s.ask().arch for _ in range(3))
+    finish(s, 0, a, None)
+    finish(s, 1, b, None, error=1.0, size=10.0)
+    finish(s, 2, c, None, error=2.0, size=5.0)
+    trials = s.study.get_trials()
+    assert trials[0].state == optuna.trial.TrialState.COMPLETE
+    assert trials[0].values == pytest.approx([2.1, 10.5])
+
+
+# -- resume after failures: the next proposals are those of an uninterrupted run ------------------------------
+def drive(s: BayesianSearch, records: list[TrialRecord], until: int, order: np.random.Generator) -> None:
+    """Ask with two trials in flight; results (a third fail, the first three all fail) come in a seeded order."""
+    while len(records) < until:
+        while sum(r.state is TrialState.RUNNING for r in records) < 2 and len(records) < until:
+            told_before = s.n_told
+            p = s.ask()
+            records.append(TrialRecord(len(records), TrialState.RUNNING, p.arch, info=json.loads(json.dumps(p.info)),
+                                       told_before=told_before))
+        running = [r for r in records if r.state is TrialState.RUNNING]
+        r = running[int(order.integers(len(running)))]
+        if r.number < 3 or r.arch["units"] % 3 == 0:
+            r.state, r.error = TrialState.FAILED, "boom"
+        else:
+            r.state, r.values = TrialState.COMPLETE, {"value": abs(math.log(r.arch["units"] / 16)) + r.arch["drop"]}
+        r.tell_seq = s.n_told + 1
+        s.tell(copy.deepcopy(r))
+
+
+@pytest.fixture
+def quick_gp(monkeypatch):
+    """GPSampler searching its acquisition function in fewer steps: the same code, faster tests."""
+    make = BayesianSearch._make_sampler
+
+    def quick(self, seed):
+        sampler = make(self, seed)
+        if isinstance(sampler, optuna.samplers.GPSampler):
+            sampler._n_preliminary_samples, sampler._n_local_search, sampler._n_qmc_samples_qei = 256, 3, 32
+        return sampler
+
+    monkeypatch.setattr(BayesianSearch, "_make_sampler", quick)
+
+
+@pytest.mark.parametrize("sampler", ["tpe", "gp"])
+def test_resume_after_failures_continues_as_an_uninterrupted_run(sampler, quick_gp):
+    options = dict(objectives=("value",), sampler=sampler, n_startup_trials=4)
+    whole, records, order = BayesianSearch(SPACE, seed=6, **options), [], np.random.default_rng(0)
+    cuts = (7, 13)  # after the first GP fit, and later
+    stored = {}
+    for cut in cuts:
+        drive(whole, records, cut, order)
+        stored[cut] = (copy.deepcopy(records), copy.deepcopy(order), whole.n_told)
+    drive(whole, records, 18, order)
+    if sampler == "gp":
+        assert KERNEL_KEY in records[-1].info  # the GP's kernel travels with each proposal
+    assert {TrialState.FAILED, TrialState.COMPLETE} <= {r.state for r in records}
+    for cut in cuts:
+        at_crash, rest_order, _ = stored[cut]
+        rebuilt = BayesianSearch(SPACE, seed=6, **options)
+        rebuilt.replay(copy.deepcopy(at_crash))
+        assert rebuilt._kernel == (at_crash[-1].info.get(KERNEL_KEY) if sampler == "gp" else None)
+        resumed = copy.deepcopy(at_crash)
+        drive(rebuilt, resumed, 18, rest_order)
+        assert [r.arch for r in resumed] == [r.arch for r in records], f"resumed at {cut} went another way"
+        assert [r.info for r in resumed] == [r.info for r in records]
+
+
+def test_the_failure_rule_on_replay_is_the_rule_of_the_run():
+    """Told one by one or replayed at once, failures show the same penalty."""
+    s = BayesianSearch(SPACE, seed=3, objectives=("value",), n_startup_trials=2)
+    archs = [s.ask().arch for _ in PLANTED]
+    records = []
+    for n, k in enumerate((2, 0, 3, 1, 4)):
+        kind, what = PLANTED[k]
+        r = TrialRecord(k, TrialState.COMPLETE if kind == "S" else TrialState.FAILED, archs[k], told_before=0,
+                        values={"value": what} if kind == "S" else {}, error=None if kind == "S" else what)
+        r.tell_seq = n + 1
+        s.tell(r)
+        records.append(r)
+    rebuilt = BayesianSearch(SPACE, seed=3, objectives=("value",), n_startup_trials=2)
+    rebuilt.replay(records)
+    assert seen_at_next_ask(rebuilt) == seen_at_next_ask(s)

@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Container, Iterator, Sequence
 from contextlib import contextmanager
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.storages import InMemoryStorage
+from optuna.trial import FrozenTrial, create_trial
 from optuna.trial import TrialState as OptunaState
-from optuna.trial import create_trial
 
 from seqnas.space.base import Arch, SearchSpace
 from seqnas.space.params import Categorical, Int, Param
 from seqnas.strategies.base import Strategy
 from seqnas.strategies.options import bool_option, choice_option, int_option
+from seqnas.strategies.reinforce import one_thread
 from seqnas.trial import Proposal, TrialRecord, TrialState
 
 INFO_KEY = "optuna_system_attrs"  # where a trial's Optuna notes are stored (TrialRecord.info)
+KERNEL_KEY = "gp_kernel"  # where the GP's fitted kernel after an ask is stored (TrialRecord.info): the next fit's start
 
 
 def distribution(param: Param) -> BaseDistribution:
@@ -65,6 +70,69 @@ def quiet_optuna() -> Iterator[None]:
         optuna.logging.set_verbosity(level)
 
 
+def penalty(low: Sequence[float], high: Sequence[float]) -> list[float]:
+    """What a failed trial counts as: per objective, beyond the worst finished value by a tenth of
+    the finished values' range (and a hair more, so that it is worse even when they are all equal)."""
+    return [h + 0.1 * (h - lo) + 1e-9 * max(1.0, abs(h)) for lo, h in zip(low, high, strict=True)]
+
+
+class PenaltyStorage(InMemoryStorage):
+    """The mirror study's in-memory storage: it shows every failed trial with the current penalty.
+
+    Optuna cannot change a finished trial, and the penalty moves as results arrive; so a failed
+    trial is stored FAIL and, wherever the samplers read the trials (``get_all_trials``), shown
+    COMPLETE with ``penalty`` once one is set (before any success it stays FAIL: ignored).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed: set[int] = set()  # trial numbers (one study: number == trial id)
+        self.penalty: list[float] | None = None
+        self._shown: dict[int, FrozenTrial] = {}  # failed trial number -> as shown under ``penalty``
+
+    def set_penalty(self, values: list[float] | None) -> None:
+        if values != self.penalty:
+            self.penalty = values
+            self._shown.clear()
+
+    def _show(self, trial: FrozenTrial) -> FrozenTrial:
+        shown = self._shown.get(trial.number)
+        if shown is None:
+            shown = copy.copy(trial)
+            shown.state, shown.values = OptunaState.COMPLETE, self.penalty
+            self._shown[trial.number] = shown
+        return shown
+
+    def get_all_trials(self, study_id: int, deepcopy: bool = True,
+                       states: Container[OptunaState] | None = None) -> list[FrozenTrial]:
+        if self.penalty is None or not self.failed or states == (OptunaState.WAITING,):
+            return super().get_all_trials(study_id, deepcopy=deepcopy, states=states)
+        trials = [self._show(t) if t.number in self.failed else t
+                  for t in super().get_all_trials(study_id, deepcopy=False)]
+        if states is not None:
+            trials = [t for t in trials if t.state in states]
+        return copy.deepcopy(trials) if deepcopy else trials
+
+
+def kernel_to_json(gprs: Sequence[Any] | None) -> list[dict[str, Any]] | None:
+    """GPSampler's fitted kernels (one per objective), as plain floats (None: none, or an Optuna
+    that keeps them otherwise)."""
+    try:
+        return [{"inverse_squared_lengthscales": g.inverse_squared_lengthscales.detach().reshape(-1).tolist(),
+                 "kernel_scale": float(g.kernel_scale), "noise_var": float(g.noise_var)} for g in gprs] if gprs else None
+    except (AttributeError, TypeError):
+        return None
+
+
+def kernel_from_json(kernels: Sequence[dict[str, Any]]) -> list[Any]:
+    """What GPSampler starts its next kernel fit from (it reads only these three attributes)."""
+    import torch
+
+    return [SimpleNamespace(inverse_squared_lengthscales=torch.tensor(k["inverse_squared_lengthscales"], dtype=torch.float64),
+                            kernel_scale=torch.tensor(k["kernel_scale"], dtype=torch.float64),
+                            noise_var=torch.tensor(k["noise_var"], dtype=torch.float64)) for k in kernels]
+
+
 class BayesianSearch(Strategy):
     """Model-based search with Optuna's samplers; seqnas keeps the trials, Optuna only proposes.
 
@@ -77,11 +145,25 @@ class BayesianSearch(Strategy):
     RUNNING until its result is told. Each ask uses a new sampler seeded from the per-ask
     generator, so a proposal depends only on the trials so far and the seed: on resume the
     Optuna study is rebuilt from the stored trials (without asking the sampler again) and the
-    search continues exactly as an uninterrupted one. Failed trials are told as a value beyond
-    the worst finished one of each objective (so the sampler learns to avoid them; before any
-    trial finished, as failed). An architecture proposed before is told failed to Optuna
-    (samplers ignore failed trials) and the sampler asked again, up to ``max_resample`` times;
-    then an unseen neighbour of its last choice (one decision changed) is used.
+    search continues exactly as an uninterrupted one.
+
+    Failed trials, whatever failed them (an error, a non-finite value, a ``--max-params``
+    constraint), follow one rule, whatever the order their results arrive in: at each ask the
+    sampler sees every failed trial with the same penalty, computed from the successes told so
+    far (per objective, the worst finished value plus a tenth of their range), so it learns to
+    avoid what fails; they count as finished trials, ``n_startup_trials`` included. Before the
+    first success there is no penalty and failures are left out (failed: samplers ignore them);
+    the first success brings them all in, and as later successes move the penalty, every
+    failure, early or late, moves with it (``PenaltyStorage``).
+
+    An architecture proposed before is told failed to Optuna (samplers ignore failed trials) and
+    the sampler asked again, up to ``max_resample`` times; then an unseen neighbour of its last
+    choice (one decision changed) is used.
+
+    ``sampler="gp"`` keeps what GPSampler keeps between asks when used for a whole study: each
+    fit of its kernel starts from the last ask's fitted kernel. That start changes the fit, so it
+    travels with each proposal (``TrialRecord.info``, a few floats) and resume restores it from
+    the last stored trial: a resumed study still continues exactly.
     """
 
     name = "bayesian"
@@ -103,14 +185,19 @@ class BayesianSearch(Strategy):
         self._number: dict[str, int] = {}  # arch key -> its Optuna trial number
         self._low = [math.inf] * len(self.objectives)  # per objective, best and worst finished value
         self._high = [-math.inf] * len(self.objectives)
+        self._kernel: list[dict[str, Any]] | None = None  # GP: the last fitted kernel, the next fit's start
+        self.storage = PenaltyStorage()
         with quiet_optuna():
-            self.study = optuna.create_study(directions=["minimize"] * len(self.objectives))
+            self.study = optuna.create_study(storage=self.storage, directions=["minimize"] * len(self.objectives))
 
     # -- the Optuna side ------------------------------------------------------------------------------
     def _make_sampler(self, seed: int) -> optuna.samplers.BaseSampler:
         if self.sampler == "gp":
-            return optuna.samplers.GPSampler(seed=seed, n_startup_trials=self.n_startup_trials,
-                                             warn_independent_sampling=False)
+            gp = optuna.samplers.GPSampler(seed=seed, n_startup_trials=self.n_startup_trials,
+                                           warn_independent_sampling=False)
+            if self._kernel is not None and hasattr(gp, "_gprs_cache_list"):  # private: an Optuna without it starts cold
+                gp._gprs_cache_list = kernel_from_json(self._kernel)  # where a kept GPSampler would start
+            return gp
         group = self.multivariate and self._conditional
         return optuna.samplers.TPESampler(seed=seed, n_startup_trials=self.n_startup_trials,
                                           n_ei_candidates=self.n_ei_candidates, multivariate=self.multivariate,
@@ -127,9 +214,17 @@ class BayesianSearch(Strategy):
         self._number[arch.key] = len(self.study.get_trials(deepcopy=False)) - 1
 
     # -- the Strategy interface ----------------------------------------------------------------------
+    def _kept(self, sampler: optuna.samplers.BaseSampler) -> dict[str, Any]:
+        """What this ask leaves for the next (GP: its fitted kernel), and the info that carries it."""
+        if isinstance(sampler, optuna.samplers.GPSampler):
+            self._kernel = kernel_to_json(getattr(sampler, "_gprs_cache_list", None)) or self._kernel
+        return {KERNEL_KEY: self._kernel} if self._kernel is not None else {}
+
     def _propose(self, rng: np.random.Generator) -> Arch | Proposal | None:
-        with quiet_optuna():
-            self.study.sampler = self._make_sampler(int(rng.integers(2**31 - 1)))
+        # GPSampler fits and searches with small torch tensors: on a 2-core machine a second
+        # intra-op thread made each GP ask cost 10x the CPU (bench/results/bayesian_ask.md).
+        with quiet_optuna(), one_thread():
+            sampler = self.study.sampler = self._make_sampler(int(rng.integers(2**31 - 1)))
             arch = None
             for _ in range(self.max_resample):
                 trial = self.study.ask()
@@ -139,7 +234,8 @@ class BayesianSearch(Strategy):
                     # The sampler's notes on its trial (TPE keeps its joint sample there, and
                     # uses it while the trial runs) go into storage so that resume rebuilds them.
                     attrs = self.study.get_trials(deepcopy=False)[trial.number].system_attrs
-                    return Proposal(arch=arch, info={INFO_KEY: dict(attrs)} if attrs else {})
+                    info = {INFO_KEY: dict(attrs)} if attrs else {}
+                    return Proposal(arch=arch, info={**info, **self._kept(sampler)})
                 self.study.tell(trial, state=OptunaState.FAIL)  # ignored by the samplers
             # TPE keeps returning to its favourite region once it has one; asking it again is
             # slow and often returns the same point: take an unseen neighbour of its choice.
@@ -151,9 +247,10 @@ class BayesianSearch(Strategy):
                     fresh = arch
                     break
             fresh = fresh or self.sample_fresh(rng)
-            if fresh is not None:
-                self._add_running(fresh)
-            return fresh
+            if fresh is None:
+                return None
+            self._add_running(fresh)
+            return Proposal(arch=fresh, info=self._kept(sampler))
 
     def _observe(self, record: TrialRecord) -> None:
         if record.arch is None or record.arch.key not in self._number:
@@ -165,20 +262,21 @@ class BayesianSearch(Strategy):
                 self._low = [min(a, v) for a, v in zip(self._low, values, strict=True)]
                 self._high = [max(a, v) for a, v in zip(self._high, values, strict=True)]
                 self.study.tell(number, values)
-            elif all(math.isfinite(h) for h in self._high):
-                worst = [h + 0.1 * (h - lo) + 1e-9 * max(1.0, abs(h)) for lo, h in zip(self._low, self._high, strict=True)]
-                self.study.tell(number, worst)
-            else:
+                self.storage.set_penalty(penalty(self._low, self._high))
+            else:  # shown with the penalty of the moment, whenever it came (PenaltyStorage)
                 self.study.tell(number, state=OptunaState.FAIL)
+                self.storage.failed.add(number)
 
     def replay(self, records: Sequence[TrialRecord]) -> dict[int, Proposal]:
         """Rebuild the Optuna study from the stored trials without asking the sampler: every
-        trial in ask order, then the results in the order they were told."""
+        trial in ask order, then the results in the order they were told; and (GP) the kernel
+        the last stored ask left."""
         running: dict[int, Proposal] = {}
         ordered = sorted(records, key=lambda r: r.number)
         with quiet_optuna():
             for r in ordered:
                 self.n_asked += 1
+                self._kernel = r.info.get(KERNEL_KEY, self._kernel)
                 if r.arch is not None and self.fresh(r.arch):
                     self.seen.add(r.arch.key)
                     self._add_running(r.arch, r.info.get(INFO_KEY))
