@@ -295,7 +295,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--landscapes", default=",".join(LANDSCAPES))
     ap.add_argument("--out", default=str(RESULTS / "efficiency"))
     ap.add_argument("--replot", action="store_true", help="redraw the figure and table from the stored JSON")
+    ap.add_argument("--merge", nargs="+", metavar="JSON",
+                    help="combine reports of separate runs (same seeds and trials, other strategies) into --out")
     args = ap.parse_args(argv)
+    if args.merge:
+        return merge([json.loads(Path(f).read_text()) for f in args.merge], Path(args.out))
     if args.replot:
         report = json.loads(Path(args.out).with_suffix(".json").read_text())
         Path(args.out).with_suffix(".md").write_text(markdown(report))
@@ -340,20 +344,56 @@ def main(argv: list[str] | None = None) -> int:
 
 def summarize(curves: dict[str, dict[str, dict[int, list[float]]]], budgets: list[int], info: dict[str, Any],
               seconds: dict[str, dict[str, float]], args: argparse.Namespace) -> dict[str, Any]:
+    at = {x: {s: {b: [by_seed[k][b - 1] for k in sorted(by_seed)] for b in budgets} for s, by_seed in per.items()}
+          for x, per in curves.items()}
+    per_run = {x: {s: seconds[x][s] / max(1, len(curves[x][s])) for s in curves[x]} for x in curves}
+    return statistics(at, per_run, budgets, info, args.seeds, args.trials)
+
+
+def merge(reports: list[dict[str, Any]], out: Path) -> int:
+    """One report from several runs of this script with the same seeds, trials and budgets."""
+    first = reports[0]
+    if any((r["seeds"], r["trials"], r["budgets"]) != (first["seeds"], first["trials"], first["budgets"]) for r in reports):
+        print("bench/efficiency.py --merge: the reports differ in seeds, trials or budgets", file=sys.stderr)
+        return 2
+    info = {x: i for r in reports for x, i in r["landscapes"].items()}
+    at: dict[str, dict[str, dict[int, list[float]]]] = {x: {} for x in info}
+    per_run: dict[str, dict[str, float]] = {x: {} for x in info}
+    summary: dict[str, dict[str, Any]] = {x: {} for x in info}
+    for r in reports:
+        for x, per in r["results"].items():
+            for s, row in per.items():
+                at[x][s] = {b: row[str(b)]["regrets"] for b in first["budgets"]}
+                per_run[x][s] = row["seconds_per_run"]
+                summary[x][s] = r["curve_summary"][x][s]
+    report = statistics(at, per_run, first["budgets"], info, first["seeds"], first["trials"])
+    report["wall_seconds"] = sum(r.get("wall_seconds", 0.0) for r in reports)
+    report["curve_summary"] = summary
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(report, indent=1))
+    out.with_suffix(".md").write_text(markdown(report))
+    plot(summary, info, first["seeds"], out.with_suffix(".png"))
+    print(markdown(report))
+    return 0
+
+
+def statistics(at: dict[str, dict[str, dict[int, list[float]]]], per_run: dict[str, dict[str, float]], budgets: list[int],
+               info: dict[str, Any], seeds: int, trials: int) -> dict[str, Any]:
+    """The report from each strategy's per-seed regrets at each budget (``at[landscape][strategy][budget]``)."""
     from scipy.stats import mannwhitneyu
 
     results: dict[str, Any] = {}
-    for x, per in curves.items():
+    for x, per in at.items():
         results[x] = {}
-        for s, by_seed in per.items():
-            row: dict[str, Any] = {"seconds_per_run": seconds[x][s] / max(1, len(by_seed))}
+        for s, by_budget in per.items():
+            row: dict[str, Any] = {"seconds_per_run": per_run[x][s]}
             for b in budgets:
-                regrets = np.array([by_seed[k][b - 1] for k in sorted(by_seed)])
+                regrets = np.array(by_budget[b])
                 row[str(b)] = {"mean": float(regrets.mean()), "std": float(regrets.std(ddof=1)) if len(regrets) > 1 else 0.0,
                                "median": float(np.median(regrets)), "found_optimum": int((regrets <= 1e-12).sum()),
                                "regrets": regrets.tolist()}
                 if s != "random" and "random" in per:
-                    rnd = np.array([per["random"][k][b - 1] for k in sorted(per["random"])])
+                    rnd = np.array(per["random"][b])
                     row[str(b)]["p_vs_random"] = float(mannwhitneyu(regrets, rnd, alternative="less").pvalue)
             results[x][s] = row
         for b in budgets:  # Holm over the strategies compared with random at this landscape and budget
@@ -383,7 +423,7 @@ def summarize(curves: dict[str, dict[str, dict[int, list[float]]]], budgets: lis
             e, t = results[x]["evolution"]["100"]["mean"], results[x][REFERENCE]["100"]["mean"]
             target(f"evolution's mean regret at 100 trials on {x} within 1.5x of Optuna TPE's", e <= 1.5 * t + 1e-12,
                    f"{e:.4f} vs {t:.4f} (ratio {e / t if t > 0 else float('inf'):.2f})")
-    return {"landscape_seed": LANDSCAPE_SEED, "seeds": args.seeds, "trials": args.trials, "budgets": budgets,
+    return {"landscape_seed": LANDSCAPE_SEED, "seeds": seeds, "trials": trials, "budgets": budgets,
             "landscapes": info, "results": results, "targets": targets}
 
 
