@@ -235,7 +235,7 @@ def run_strategy(landscape: str, strategy: str, seed: int, trials: int, options:
             break
         v = land.score(proposal.arch)
         strat.tell(TrialRecord(number=number, state=TrialState.COMPLETE, arch=proposal.arch, values={"value": v},
-                               told_before=number, tell_seq=number))
+                               told_before=number, tell_seq=number, info=proposal.info))
         best = min(best, v)
         curve.append(best - land.optimum)
     return curve + [curve[-1]] * (trials - len(curve))
