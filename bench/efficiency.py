@@ -412,7 +412,7 @@ def statistics(at: dict[str, dict[str, dict[int, list[float]]]], per_run: dict[s
             if s in results[x] and str(b) in results[x][s]:
                 p = results[x][s][str(b)].get("p_holm")
                 target(f"{s} beats random at {b} trials on {x} (Mann-Whitney, Holm p < 0.01)", p is not None and p < 0.01,
-                       f"Holm p = {p:.2g}")
+                       "no random search to compare with" if p is None else f"Holm p = {p:.2g}")
         if REFERENCE in results[x] and "50" in results[x][REFERENCE]:
             ours = {s: r["50"]["mean"] for s, r in results[x].items() if s != REFERENCE and "@" not in s}
             best = min(ours, key=ours.__getitem__)
