@@ -182,7 +182,7 @@ def test_derivation_ranks_architectures_exactly_by_probability(which, tiny_cell,
         for a in net.arch_parameters():
             a.copy_(torch.from_numpy(rng.normal(0, 2, len(a))))
     probs = [p.detach().numpy().astype(np.float64) for p in expected_weights(net.arch_parameters(), "softmax")]
-    ranked = top_architectures(space, net.choices, probs, fixed, 1000)
+    ranked = top_architectures(space, net.choices, probs, fixed, 1000, derive="joint")
     every = [a for a in space.grid() if all(a[k] == v for k, v in fixed.items())]  # the supernet does not relax lr
     assert len(ranked) == len(every)  # all of them, each once
     assert len({a.key for a, _ in ranked}) == len(every)
@@ -307,7 +307,7 @@ def test_perturbation_selection_chooses_by_what_removing_an_option_costs_not_by_
     assert scores[3] is None and scores[4] is None  # depth 1 leaves layer 2 out
     assert tuned == [1, 2, 3] and len(after) == 3
     assert after[-1] < after[0]
-    top = top_architectures(tiny_macro, choices, ranking, {"lr": 0.003}, 3)
+    top = top_architectures(tiny_macro, choices, ranking, {"lr": 0.003}, 3, derive="joint")
     assert dict(top[0][0]) == {"depth": 1, "cell1": "lstm", "hidden1": 8, "lr": 0.003}
     assert [a for a, _ in top] == sorted((a for a, _ in top), key=lambda a: -sum(
         scores[i][[o[0] for o in c.options].index(a[c.name])] for i, c in enumerate(choices) if c.name in a and scores[i]))

@@ -159,7 +159,7 @@ def normalised_entropy(probs: Sequence[np.ndarray]) -> float:
 # -- derivation --------------------------------------------------------------------------------------
 def top_architectures(space: SearchSpace, choices: Sequence[Choice], probs: Sequence[np.ndarray], fixed: Mapping[str, Any],
                       k: int, accept: Callable[[Arch], bool] | None = None, max_pops: int = 20_000,
-                      derive: str = "joint") -> list[tuple[Arch, float]]:
+                      derive: str = "argmax") -> list[tuple[Arch, float]]:
     """The ``k`` best-scored architectures, best first, with their scores.
 
     ``derive="joint"``: an architecture's score is its log-probability, the sum over its

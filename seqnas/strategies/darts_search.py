@@ -76,7 +76,7 @@ class DartsConfig:
     tau: float = 1.0  # Gumbel temperature
     top_k: int = 50  # length of the ranked list of derived architectures
     selection: str = "alpha"  # derive by architecture weights ("alpha") or by perturbation ("pt", DARTS-PT)
-    derive: str = "joint"  # rank derived architectures by per-decision argmax ("argmax") or joint log-probability ("joint")
+    derive: str = "argmax"  # rank derived architectures by per-decision argmax ("argmax") or joint log-probability ("joint")
     pt_tune: int = 1  # epochs of weights-only tuning after each perturbation decision
     progress: bool | None = None
     fixed: dict[str, Any] = field(default_factory=dict)
@@ -325,8 +325,10 @@ def search_supernet(space: SearchSpace, data: TaskData, config: DartsConfig, gen
     the 200-odd training windows of the small tasks to make a search-validation split would
     starve the supernet instead.
 
-    Returns the metrics of the supernet trial: ``derived`` (arch dicts, most probable first),
-    ``derived_logp``, ``darts`` (the diagnostics) and a few scalars.
+    Returns the metrics of the supernet trial: ``derived`` (arch dicts, best first),
+    ``derived_logp`` (their derivation scores: log(p / max p) summed over active choices for
+    ``derive="argmax"``, the joint log-probability for ``"joint"``), ``darts`` (the
+    diagnostics) and a few scalars.
     """
     cfg = config.resolved()
     if cfg.order not in (1, 2):
