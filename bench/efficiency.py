@@ -429,6 +429,7 @@ def statistics(at: dict[str, dict[str, dict[int, list[float]]]], per_run: dict[s
 
 def markdown(report: dict[str, Any]) -> str:
     lines = [f"# Search efficiency ({report['seeds']} seeds; regret = best found - optimum; lower is better)", ""]
+    lines += [f"> {n}" for n in report.get("notes", [])] + ([""] if report.get("notes") else [])
     budgets = report["budgets"]
     for x, per in report["results"].items():
         land = report["landscapes"][x]
