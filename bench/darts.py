@@ -47,6 +47,7 @@ import seqnas  # noqa: E402
 from seqnas.api import SearchResult  # noqa: E402
 from seqnas.evaluation import TaskEvaluator, TrainBudget  # noqa: E402
 from seqnas.models.supernet import DERIVATIONS  # noqa: E402
+from seqnas.report.stats import mean_std  # noqa: E402
 from seqnas.space import get_space  # noqa: E402
 from seqnas.strategies import STRATEGIES  # noqa: E402
 from seqnas.strategies.darts_search import DEFAULT_REMEDY, DartsConfig  # noqa: E402
@@ -324,8 +325,8 @@ def markdown(meta: dict[str, Any], rows: list[dict[str, Any]], summary: dict[str
 def _mean_std(values: list[float]) -> str:
     if not values:
         return "-"
-    sd = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.fmean(values):.4f} ± {sd:.4f}"
+    m, sd = mean_std(values)
+    return f"{m:.4f} ± {sd:.4f}"
 
 
 def derivation_section(meta: dict[str, Any], rows: list[dict[str, Any]]) -> list[str]:

@@ -75,8 +75,9 @@ class DartsSearch(Strategy):
     sampled: each weight step trains one architecture drawn from the current distribution, at
     the cost of one discrete network); arch_lr, weight_lr, batch_size, xi, tau, top_k (length of
     the derived list), derive (argmax, default: DARTS's per-decision argmax first, the rest by
-    their deviation from it; joint: by the joint log-probability of the active choices), selection (alpha: by architecture weight; pt: DARTS-PT perturbation, with
-    pt_tune epochs of weight tuning after each decision), progress, fixed (values for the
+    their deviation from it; joint: by the joint log-probability of the active choices),
+    selection (alpha: by architecture weight; pt: DARTS-PT perturbation, with pt_tune epochs of
+    weight tuning after each decision), progress, fixed (values for the
     parameters the supernet does not relax, e.g. {"lr": 0.01}).
     """
 
@@ -89,7 +90,8 @@ class DartsSearch(Strategy):
                  warmup: float | None = None, kl: float | None = None, stop_patience: int | None = None,
                  stop_on_collapse: bool | None = None, aux: float | None = None, weight_paths: str = "mixture",
                  arch_lr: float = 0.05, weight_lr: float | None = None, batch_size: int | None = None,
-                 xi: float | None = None, tau: float = 1.0, top_k: int = 50, derive: str = "argmax", selection: str = "alpha", pt_tune: int = 1,
+                 xi: float | None = None, tau: float = 1.0, top_k: int = 50, derive: str = "argmax",
+                 selection: str = "alpha", pt_tune: int = 1,
                  progress: bool | None = None, fixed: dict[str, Any] | None = None) -> None:
         super().__init__(space, seed=seed, objectives=objectives)
         if space.family not in SUPERNET_FAMILIES:

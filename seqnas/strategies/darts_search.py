@@ -237,7 +237,7 @@ def _mse(pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return ((pred - y) ** 2).mean()
 
 
-def _virtual_step(weights: list[nn.Parameter], grads: Sequence[torch.Tensor | None], w_opt: torch.optim.Adam | None,
+def _virtual_step(weights: list[nn.Parameter], grads: Sequence[torch.Tensor | None], w_opt: torch.optim.Adam,
                   xi: float | None, grad_clip: float) -> list[torch.Tensor]:
     """Apply the weight step the search would take with ``grads`` (in place); return its per-element
     step size P: the step is ``-P * g``, and ``P`` is how the step moves with the gradient.
@@ -250,12 +250,11 @@ def _virtual_step(weights: list[nn.Parameter], grads: Sequence[torch.Tensor | No
     times the clipping factor: a per-element P.
     """
     gs = [torch.zeros_like(p) if g is None else g for p, g in zip(weights, grads)]
-    if xi is not None or w_opt is None:
-        step = float(xi if xi is not None else 0.0)
+    if xi is not None:
         with torch.no_grad():
             for p, g in zip(weights, gs):
-                p.sub_(step * g)
-        return [torch.full_like(p, step) for p in weights]
+                p.sub_(xi * g)
+        return [torch.full_like(p, xi) for p in weights]
     clip = 1.0
     if grad_clip > 0:
         norm = float(torch.sqrt(sum((g * g).sum() for g in gs)))
@@ -277,8 +276,7 @@ def _virtual_step(weights: list[nn.Parameter], grads: Sequence[torch.Tensor | No
 
 def _second_order_arch_grads(net: Supernet, mix: Callable[[], list[torch.Tensor]], xtr: torch.Tensor, ytr: torch.Tensor,
                              xva: torch.Tensor, yva: torch.Tensor, extra: Callable[[], torch.Tensor], *,
-                             w_opt: torch.optim.Adam | None = None, xi: float | None = None,
-                             grad_clip: float = 0.0) -> list[torch.Tensor]:
+                             w_opt: torch.optim.Adam, xi: float | None, grad_clip: float) -> list[torch.Tensor]:
     """DARTS's second-order architecture gradient with a finite-difference Hessian-vector product.
 
     grad = dL_val(w', a)/da - (dL_train(w+, a)/da - dL_train(w-, a)/da) / (2 eps),

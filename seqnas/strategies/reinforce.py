@@ -302,7 +302,7 @@ class ReinforceSearch(Strategy):
         info = record.info or {}
         logq = info.get("logq")
         if self.off_policy == "exclude":
-            if "temperature" in info and info["temperature"] != 1.0:
+            if info.get("temperature", 1.0) != 1.0:
                 return  # not drawn by the policy: no gradient from it (its reward has counted above)
             logq = None
         self.pending.append((record.arch.to_dict(), adv, None if logq is None else float(logq)))
