@@ -257,7 +257,7 @@ def _virtual_step(weights: list[nn.Parameter], grads: Sequence[torch.Tensor | No
         return [torch.full_like(p, xi) for p in weights]
     clip = 1.0
     if grad_clip > 0:
-        norm = float(torch.sqrt(sum((g * g).sum() for g in gs)))
+        norm = float(torch.sqrt(torch.stack([(g * g).sum() for g in gs]).sum()))
         clip = min(1.0, grad_clip / (norm + 1e-6))
     group = w_opt.param_groups[0]
     lr, (b1, b2), eps = float(group["lr"]), group["betas"], float(group["eps"])

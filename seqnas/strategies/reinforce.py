@@ -286,10 +286,10 @@ class ReinforceSearch(Strategy):
             arch, logq = self._sample(rng, temperature)
             if self.fresh(arch):
                 return Proposal(arch=arch, info={"temperature": temperature, "logq": logq})
-        arch = self.sample_fresh(rng)
-        if arch is None:
+        fallback = self.sample_fresh(rng)
+        if fallback is None:
             return None
-        return Proposal(arch=arch, info={"temperature": None, "logq": self._uniform_logq(arch)})
+        return Proposal(arch=fallback, info={"temperature": None, "logq": self._uniform_logq(fallback)})
 
     def _observe(self, record: TrialRecord) -> None:
         if record.arch is None:
