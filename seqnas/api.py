@@ -22,7 +22,7 @@ from seqnas.storage import Storage, StudyRow
 from seqnas.strategies import default_trials, make_strategy
 from seqnas.study import Budget, StudySettings, make_evaluator, open_study
 from seqnas.tasks import load_task, task_spec
-from seqnas.trial import TrialRecord, TrialState
+from seqnas.trial import TrialRecord, TrialState, best_first
 
 
 @dataclass
@@ -47,8 +47,9 @@ class SearchResult:
 
     @property
     def best_trial(self) -> TrialRecord | None:
-        done = self.completed
-        return min(done, key=lambda r: (r.value, r.number)) if done else None
+        """The lowest primary objective (multi-fidelity: among the highest rung reached; ``trial.best_first``)."""
+        ranked = best_first(self.records)
+        return ranked[0] if ranked else None
 
     @property
     def best_arch(self) -> Arch | None:
@@ -62,18 +63,20 @@ class SearchResult:
 
     @property
     def trials(self) -> pd.DataFrame:
-        """One row per trial: number, state, kind, value, arch, arch_hash, error, duration, every metric."""
+        """One row per trial: number, state, kind, value, arch, arch_hash, error, duration, curve (validation
+        MSE per epoch), rung and rung_epochs (multi-fidelity studies; else empty), every metric."""
         rows = []
         for r in self.records:
             row: dict[str, Any] = {
                 "number": r.number, "state": r.state.value, "kind": r.kind, "value": r.value,
                 "arch": r.arch.to_dict() if r.arch else None, "arch_hash": r.arch.key if r.arch else None,
-                "error": r.error, "duration": r.duration,
+                "error": r.error, "duration": r.duration, "curve": r.curve,
+                "rung": r.info.get("rung"), "rung_epochs": r.info.get("rung_epochs"),
             }
             row.update(r.metrics)
             row.update(r.values)
             rows.append(row)
-        cols = ["number", "state", "kind", "value", "arch", "arch_hash", "error", "duration"]
+        cols = ["number", "state", "kind", "value", "arch", "arch_hash", "error", "duration", "curve", "rung", "rung_epochs"]
         return pd.DataFrame(rows, columns=cols + sorted({k for row in rows for k in row} - set(cols)))
 
     @property
@@ -134,9 +137,10 @@ def _executor(executor: str | Executor | None, workers: int | None, trial_timeou
 
 
 def _check_needs_task(strategy: Any, task: Any) -> None:
-    """A strategy that trains on the task itself (a one-shot supernet) cannot search an objective function."""
-    if task is None and getattr(strategy, "requires_task", False):
-        raise ConfigError(f"strategy {strategy.name!r} trains a supernet on a task; it cannot search an objective "
+    """A strategy that trains on the task itself (a one-shot supernet, rungs of epochs) cannot search an objective function."""
+    why = getattr(strategy, "requires_task", None)
+    if task is None and why:
+        raise ConfigError(f"strategy {strategy.name!r} {why}; it cannot search an objective "
                           "function: give a task (task=/csv=) or use another strategy")
 
 
@@ -196,7 +200,8 @@ def search(
     settings = StudySettings(seed=seed, objectives=names, budget=Budget(trials, seconds, cpu_seconds), task=spec,
                              train=train_budget, max_params=max_params)
     evaluator = make_evaluator(sp, settings, objective)
-    strat = make_strategy(strategy, sp, seed=seed, objectives=names, options=strategy_options)
+    strat = make_strategy(strategy, sp, seed=seed, objectives=names, options=strategy_options,
+                          max_epochs=train_budget.max_epochs)
     _check_needs_task(strat, spec)
     ex, owned = _executor(executor, workers, trial_timeout, ray_address, executor_options, objective)
     storage = Storage(db or ":memory:")
@@ -227,7 +232,8 @@ def resume(study: str, db: str, *, workers: int | None = 1, executor: str | Exec
         sp = SearchSpace.from_json(row.space)
         settings = StudySettings.from_json(row.settings)
         evaluator = make_evaluator(sp, settings, objective)
-        strat = make_strategy(row.strategy, sp, seed=settings.seed, objectives=settings.objectives, options=row.strategy_options)
+        strat = make_strategy(row.strategy, sp, seed=settings.seed, objectives=settings.objectives, options=row.strategy_options,
+                              max_epochs=settings.train.max_epochs)
         _check_needs_task(strat, settings.task)
         given = trial_timeout is not None
         if not given and executor != "inline" and not isinstance(executor, Executor):

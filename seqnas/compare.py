@@ -257,7 +257,8 @@ def _run_job(storage: Storage, executor: _LaneExecutor, spec: RaceSpec, job: _Jo
     sp = progress.for_study(row.name)
     evaluator = make_evaluator(space, settings)
     runner = Runner(storage, row, make_strategy(job.strategy, space, seed=job.seed, objectives=settings.objectives,
-                                                options=spec.strategy_options.get(job.strategy)),
+                                                options=spec.strategy_options.get(job.strategy),
+                                                max_epochs=settings.train.max_epochs),
                     evaluator, executor, settings.budget, job.seed, sp)
     sp.runner = runner
     runner.run()
@@ -458,7 +459,8 @@ def compare(
         if "progress" in inspect.signature(STRATEGIES[name]).parameters:
             options.setdefault(name, {}).setdefault("progress", False)
         try:
-            make_strategy(name, sp, seed=0, objectives=settings.objectives, options=options.get(name))  # bad options fail now
+            make_strategy(name, sp, seed=0, objectives=settings.objectives, options=options.get(name),  # bad options fail now
+                          max_epochs=settings.train.max_epochs)
         except ConfigError as e:
             if strategies != "all" or given:
                 raise

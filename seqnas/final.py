@@ -28,7 +28,7 @@ import numpy as np
 from seqnas.errors import ConfigError
 from seqnas.space.base import Arch
 from seqnas.storage import Storage, StudyRow
-from seqnas.trial import Proposal, Result, TrialRecord, TrialState
+from seqnas.trial import Proposal, Result, TrialRecord, TrialState, best_first
 
 STATE_KEY = "final"
 # Candidates retrained by default: re-evaluating the search's top 3 with fresh seeds and keeping the best by mean
@@ -50,10 +50,9 @@ def check_final(repeats: Any, top: Any = DEFAULT_TOP) -> tuple[int, int]:
 
 
 def candidates(records: Sequence[TrialRecord], top: int) -> list[TrialRecord]:
-    """The ``top`` completed architecture trials with the lowest primary objective (earliest on ties)."""
-    scored = [r for r in records if r.kind == "arch" and r.state is TrialState.COMPLETE and r.arch is not None
-              and r.value is not None and math.isfinite(r.value)]
-    return sorted(scored, key=lambda r: (r.value, r.number))[:top]
+    """The ``top`` architectures with the lowest primary objective (earliest on ties; multi-fidelity:
+    the highest rung first), one trial each (``trial.best_first``)."""
+    return best_first(records)[:top]
 
 
 @dataclass

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any, Protocol
 
 from seqnas.execution.base import Executor
 from seqnas.storage import Storage, StudyRow
+from seqnas.storage.checkpoints import Checkpoints
 from seqnas.strategies.base import WAIT, Strategy
 from seqnas.study import Budget
-from seqnas.trial import Proposal, Result, TrialRecord, TrialState
+from seqnas.trial import Proposal, Result, TrialRecord, TrialState, best_first
 
 
 class Progress(Protocol):
@@ -35,13 +37,21 @@ class Runner:
 
     The executor belongs to the caller (one pool can serve many studies); the runner shuts it
     down only when it stops with trials still in flight (Ctrl-C, an error).
+
+    A trial left RUNNING ``max_attempts`` times (each resume runs it again: a trial whose
+    evaluation kills the process would kill every resume) is stored FAILED with the reason
+    instead of run again. Multi-fidelity rungs: the runner keeps each rung's training state
+    (``Checkpoints``), ships it with the trial that continues it, removes it once that trial is
+    stored, and at the end of a study keeps only the selected architecture's.
     """
 
     def __init__(self, storage: Storage, study: StudyRow, strategy: Strategy, evaluator: Any, executor: Executor,
-                 budget: Budget, seed: int, progress: Progress | None = None) -> None:
+                 budget: Budget, seed: int, progress: Progress | None = None, max_attempts: int = 3) -> None:
         self.storage, self.study, self.strategy = storage, study, strategy
         self.evaluator, self.executor, self.budget, self.seed = evaluator, executor, budget, seed
         self.progress = progress or NoProgress()
+        self.max_attempts = max_attempts
+        self.checkpoints = Checkpoints(storage, study)
         self.in_flight: dict[int, Proposal] = {}
         self.exhausted = False
         # CPU time of this thread inside ask() and tell() not yet attributed to a stored trial.
@@ -90,10 +100,19 @@ class Runner:
             if state is not None:
                 self.strategy.load_state_dict(state)
             self.progress.start(self.finished, self.budget.trials, self.best)
+            attempts = self.storage.attempts(self.study)
             for number, proposal in resumed.items():
+                if attempts.get(number, 1) >= self.max_attempts:
+                    self.in_flight[number] = proposal
+                    self._finish(number, Result.failed(
+                        f"not run again: the process running it ended {attempts[number]} times before it finished "
+                        "(a crash, a kill, out of memory); it counts as failed"))
+                    continue
                 self.storage.restart_trial(self.study, number)
                 self._submit(number, proposal)
             self._loop()
+            best = best_first(self.storage.trials(self.study))
+            self.checkpoints.keep_only({best[0].number} if best else set())
         finally:
             if self.in_flight:
                 # Interrupted or failed: abandon what runs (it stays RUNNING; resume re-runs it).
@@ -103,6 +122,10 @@ class Runner:
             self.progress.close()
 
     def _submit(self, number: int, proposal: Proposal) -> None:
+        parent = proposal.info.get("parent")
+        if parent is not None and proposal.checkpoint is None:
+            # A promotion continues its previous rung (without a kept state it trains from scratch to the same numbers).
+            proposal = dataclasses.replace(proposal, checkpoint=self.checkpoints.read(int(parent)))
         self.in_flight[number] = proposal
         self.executor.submit(number, self.evaluator, proposal, self.seed)
 
@@ -137,8 +160,11 @@ class Runner:
         proposal = self.in_flight.pop(number)
         record = TrialRecord(
             number=number, state=result.state, arch=proposal.arch, kind=proposal.kind, values=result.values,
-            metrics=result.metrics, error=result.error, info=proposal.info, duration=result.duration,
+            metrics=result.metrics, error=result.error, info=proposal.info, duration=result.duration, curve=result.curve,
         )
+        # The checkpoint file goes in place before the result is stored: a stored rung always has its state.
+        checkpoint = self.checkpoints.write(number, result.checkpoint) if result.checkpoint is not None else None
+        result.checkpoint = None
         c0 = time.thread_time()
         self.strategy.tell(record)
         state = self.strategy.state_dict()
@@ -147,7 +173,9 @@ class Runner:
         # running in this process are not counted.
         result.metrics["strategy_cpu_seconds"] = self._strategy_cpu + (time.thread_time() - c0)
         self._strategy_cpu = 0.0
-        record.tell_seq = self.storage.finish_trial(self.study, number, result, state)
+        record.tell_seq = self.storage.finish_trial(self.study, number, result, state, checkpoint=checkpoint)
+        if proposal.info.get("parent") is not None and result.state is TrialState.COMPLETE:
+            self.checkpoints.drop(int(proposal.info["parent"]))  # continued and stored: no longer needed
         self.cpu_used += self._charged(result.metrics)
         self.storage.set_state(self.study, "elapsed", self._elapsed())  # a killed run still counts its time
         if proposal.kind == "arch":

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from seqnas.trial import TrialState
+from seqnas.trial import TrialState, best_first
 
 
 def _fmt(v: Any) -> str:
@@ -48,15 +49,18 @@ def render_study(result: Any, top: int = 10, console: Console | None = None) -> 
                   f"({_fmt(final.cpu_seconds)} CPU-s): what this architecture gives when trained again")
     elif best is not None and s.task is not None:
         con.print("  (not retrained: `seqnas show --final-repeats 3` trains it again with fresh seeds, for a less noisy figure)")
-    done = sorted((r for r in recs if r.state is TrialState.COMPLETE), key=lambda r: (r.value, r.number))[:top]
+    done = (best_first(recs) or sorted((r for r in recs if r.state is TrialState.COMPLETE), key=lambda r: (r.value, r.number)))[:top]
     if done:
         metric_cols = [m for m in ("val_mse", "test_mse", "params", "latency_ms", "epochs", "train_seconds")
                        if any(m in r.metrics for r in done)]
         t = Table(title=f"top {len(done)} trials")
-        for c in ["#", s.objectives[0], *[m for m in metric_cols if m != s.objectives[0]], "architecture"]:
+        curves = any(r.curve for r in done)
+        for c in ["#", s.objectives[0], *[m for m in metric_cols if m != s.objectives[0]], *(["learning curve"] if curves else []),
+                  "architecture"]:
             t.add_column(c, overflow="fold")
         for r in done:
-            t.add_row(str(r.number), _fmt(r.value), *[_fmt(r.metrics.get(m)) for m in metric_cols if m != s.objectives[0]], _arch(r.arch))
+            t.add_row(str(r.number), _fmt(r.value), *[_fmt(r.metrics.get(m)) for m in metric_cols if m != s.objectives[0]],
+                      *([sparkline(r.curve)] if curves else []), _arch(r.arch))
         con.print(t)
     if len(s.objectives) > 1 and n_done:
         front = result.pareto
@@ -75,3 +79,15 @@ def render_study(result: Any, top: int = 10, console: Console | None = None) -> 
         for r in failed[:top]:
             t.add_row(str(r.number), r.error or "-", _arch(r.arch))
         con.print(t)
+
+
+def sparkline(curve: list[float], width: int = 16) -> str:
+    """A learning curve in one line of block characters (log scale; lower is better), resampled to ``width``."""
+    vals = [math.log(v) for v in curve if v > 0 and math.isfinite(v)]
+    if not vals:
+        return "-"
+    if len(vals) > width:
+        vals = [vals[round(i * (len(vals) - 1) / (width - 1))] for i in range(width)]
+    lo, hi = min(vals), max(vals)
+    bars = "▁▂▃▄▅▆▇█"
+    return "".join(bars[0 if hi == lo else round((v - lo) / (hi - lo) * (len(bars) - 1))] for v in vals)

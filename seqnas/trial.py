@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, Callable
 
 from seqnas.space.base import Arch
 
@@ -33,6 +34,9 @@ class Proposal:
     job: Any = None
     kind: str = "arch"
     info: dict[str, Any] = field(default_factory=dict)
+    # A multi-fidelity promotion: the saved training state of the previous rung that this trial
+    # continues (filled in by the runner when it submits the trial; never stored in ``info``).
+    checkpoint: bytes | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if (self.arch is None) == (self.job is None):
@@ -48,6 +52,10 @@ class Result:
     metrics: dict[str, Any] = field(default_factory=dict)
     duration: float = 0.0
     error: str | None = None
+    curve: list[float] = field(default_factory=list)  # validation MSE after each epoch trained in this trial's run
+    # Multi-fidelity: the training state to continue from at the next rung (the runner writes it
+    # next to the database; it is not a column).
+    checkpoint: bytes | None = field(default=None, repr=False)
 
     @classmethod
     def failed(cls, reason: str, duration: float = 0.0, **metrics: Any) -> Result:
@@ -79,6 +87,13 @@ class TrialRecord:
     duration: float = 0.0
     told_before: int = 0  # how many results the strategy had been told when it proposed this
     tell_seq: int | None = None  # order in which the result was told (None while running)
+    curve: list[float] = field(default_factory=list)  # validation MSE after each epoch (all rungs so far)
+
+    @property
+    def fidelity(self) -> float:
+        """Epochs this trial's evaluation was allowed (multi-fidelity rungs); full training: inf."""
+        epochs = self.info.get("rung_epochs")
+        return float(epochs) if epochs is not None else math.inf
 
     @property
     def value(self) -> float | None:
@@ -86,3 +101,22 @@ class TrialRecord:
         if self.state is not TrialState.COMPLETE or not self.values:
             return None
         return next(iter(self.values.values()))
+
+
+def best_first(records: Sequence[TrialRecord], key: Callable[[TrialRecord], float | None] | None = None) -> list[TrialRecord]:
+    """The completed architecture trials a study would select from, best first, one per architecture.
+
+    Ranked by fidelity first (a multi-fidelity study's rungs: an architecture trained to the
+    full budget beats one stopped at a lower rung, as in Hyperband), then by ``key`` (default:
+    the primary objective), then earliest. An architecture appears once, at its best rank.
+    """
+    key = key or (lambda r: r.value)
+    scored = [(-r.fidelity, v, r.number, r) for r in records
+              if r.kind == "arch" and r.arch is not None and r.state is TrialState.COMPLETE
+              and (v := key(r)) is not None and math.isfinite(v)]
+    out, seen = [], set()
+    for *_, r in sorted(scored, key=lambda t: t[:3]):
+        if r.arch.key not in seen:  # type: ignore[union-attr]
+            seen.add(r.arch.key)  # type: ignore[union-attr]
+            out.append(r)
+    return out

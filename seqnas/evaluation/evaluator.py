@@ -51,9 +51,14 @@ class TaskEvaluator:
     objectives: tuple[str, ...] = ("val_mse",)
     max_params: int | None = None
 
-    def __call__(self, arch: Arch, seed: int) -> Result:
+    def __call__(self, arch: Arch, seed: int, *, epochs: int | None = None, resume: bytes | None = None) -> Result:
+        """Train and measure. Multi-fidelity: ``epochs`` trains to that many epochs in all (from
+        ``resume``, the previous rung's checkpoint, when given) and returns the state to continue
+        from in ``Result.checkpoint``."""
         t0 = time.perf_counter()
         metrics: dict[str, Any] = {}
+        curve: list[float] = []
+        checkpoint: bytes | None = None
         c0: float | None = None
 
         def failed(error: str, **extra: Any) -> Result:
@@ -72,7 +77,10 @@ class TaskEvaluator:
             metrics["params"] = count_params(model)
             if self.max_params is not None and metrics["params"] > self.max_params:
                 return failed(f"constraint: {metrics['params']} parameters > --max-params {self.max_params}", constraint=True)
-            metrics.update(train(model, data, learning_rate(arch, self.family), self.budget, gen))
+            trained = train(model, data, learning_rate(arch, self.family), self.budget, gen, until=epochs, resume=resume,
+                            save=epochs is not None)
+            curve, checkpoint = trained.pop("curve"), trained.pop("checkpoint", None)
+            metrics.update(trained)
             metrics["latency_ms"] = latency_ms(model, data)
         except Diverged as e:
             return failed(f"diverged: {e}")
@@ -80,7 +88,8 @@ class TaskEvaluator:
             return failed(_describe(e))
         metrics["cpu_seconds"] = time.process_time() - c0
         values = {k: float(metrics[k]) for k in self.objectives}
-        return Result(TrialState.COMPLETE, values, metrics, time.perf_counter() - t0).check_finite()
+        return Result(TrialState.COMPLETE, values, metrics, time.perf_counter() - t0, curve=curve,
+                      checkpoint=checkpoint).check_finite()
 
     def fit(self, arch: Arch, seed: int) -> tuple[Any, dict[str, Any]]:
         """Train and return (model, metrics): what export uses to retrain the best architecture."""
@@ -88,6 +97,7 @@ class TaskEvaluator:
         gen = seed_everything(trial_seed(seed, arch))
         model = build(arch, self.family, data.n_features, data.horizon)
         metrics = train(model, data, learning_rate(arch, self.family), self.budget, gen)
+        metrics.pop("curve")
         metrics["params"] = count_params(model)
         return model, metrics
 

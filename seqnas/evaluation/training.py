@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import io
 import math
 import random
 import time
@@ -69,20 +70,36 @@ def mse(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch: int = 512) ->
     return total / float(y.numel())
 
 
-def train(model: nn.Module, data: TaskData, lr: float, budget: TrainBudget, gen: torch.Generator) -> dict[str, Any]:
+def train(model: nn.Module, data: TaskData, lr: float, budget: TrainBudget, gen: torch.Generator, *,
+          until: int | None = None, resume: bytes | None = None, save: bool = False) -> dict[str, Any]:
     """Train in place and restore the weights of the best validation epoch.
 
-    Returns val_mse, test_mse (of the restored model), epochs, best_epoch and train_seconds.
+    Returns val_mse, test_mse (of the restored model), epochs (in all, earlier rungs included),
+    best_epoch, train_seconds (this call's) and curve (validation MSE after every epoch so far).
     Raises Diverged on a non-finite training or validation loss.
+
+    Multi-fidelity: ``until`` stops after that many epochs in all (at most ``budget.max_epochs``);
+    ``save`` adds ``checkpoint``, the state (weights, Adam's moments, the early-stopping counters,
+    the random generators) from which ``resume`` continues exactly: training to 3 epochs, then
+    resuming to 9, gives the numbers of training to 9 at once.
     """
     Xtr, ytr = torch.from_numpy(data.X_train), torch.from_numpy(data.y_train)
     Xva, yva = torch.from_numpy(data.X_val), torch.from_numpy(data.y_val)
     Xte, yte = torch.from_numpy(data.X_test), torch.from_numpy(data.y_test)
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=budget.weight_decay)
-    best, best_state, best_epoch, bad = math.inf, copy.deepcopy(model.state_dict()), 0, 0
+    best, best_state, best_epoch, bad, epoch, curve, stopped = math.inf, copy.deepcopy(model.state_dict()), 0, 0, 0, [], False
+    if resume is not None:
+        ck = torch.load(io.BytesIO(resume), weights_only=False)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        gen.set_state(ck["gen"])
+        torch.set_rng_state(ck["torch_rng"])  # dropout draws from the global generator
+        best, best_state, best_epoch, bad = ck["best"], ck["best_state"], ck["best_epoch"], ck["bad"]
+        epoch, curve, stopped = ck["epoch"], list(ck["curve"]), ck["stopped"]
+    last = min(until or budget.max_epochs, budget.max_epochs)
     start = time.perf_counter()
-    epoch = 0
-    for epoch in range(1, budget.max_epochs + 1):
+    while not stopped and epoch < last:
+        epoch += 1
         model.train()
         perm = torch.randperm(len(Xtr), generator=gen)
         for i in range(0, len(Xtr), budget.batch_size):
@@ -98,21 +115,31 @@ def train(model: nn.Module, data: TaskData, lr: float, budget: TrainBudget, gen:
         val = mse(model, Xva, yva)
         if not math.isfinite(val):
             raise Diverged(f"validation loss became {val} in epoch {epoch}")
+        curve.append(val)
         if val < best - 1e-7:
             best, best_epoch, bad = val, epoch, 0
             best_state = copy.deepcopy(model.state_dict())
         else:
             bad += 1
-            if bad >= budget.patience:
-                break
+            stopped = bad >= budget.patience
+    out: dict[str, Any] = {}
+    if save:
+        buf = io.BytesIO()
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "gen": gen.get_state(),
+                    "torch_rng": torch.get_rng_state(), "best": best, "best_state": best_state, "best_epoch": best_epoch,
+                    "bad": bad, "epoch": epoch, "curve": curve, "stopped": stopped}, buf)
+        out["checkpoint"] = buf.getvalue()
     model.load_state_dict(best_state)
-    return {
+    out.update({
         "val_mse": best,
         "test_mse": mse(model, Xte, yte),
         "epochs": epoch,
         "best_epoch": best_epoch,
         "train_seconds": time.perf_counter() - start,
-    }
+        "curve": curve,
+        "stopped_early": stopped,
+    })
+    return out
 
 
 def latency_ms(model: nn.Module, data: TaskData, repeats: int = 20) -> float:

@@ -24,6 +24,8 @@ def run_trial(evaluator: Evaluator, proposal: Proposal, seed: int) -> Result:
     try:
         if proposal.job is not None:
             result = proposal.job(evaluator, seed)
+        elif proposal.info.get("rung_epochs") is not None:  # a multi-fidelity rung
+            result = evaluator(proposal.arch, seed, epochs=int(proposal.info["rung_epochs"]), resume=proposal.checkpoint)
         else:
             result = evaluator(proposal.arch, seed)
         if not isinstance(result, Result):

@@ -11,7 +11,7 @@ import numpy as np
 from seqnas.final import Final, load_final
 from seqnas.storage import Storage
 from seqnas.study import StudySettings
-from seqnas.trial import TrialRecord, TrialState
+from seqnas.trial import TrialRecord, TrialState, best_first
 
 
 def val_mse(record: TrialRecord) -> float | None:
@@ -66,8 +66,8 @@ class Run:
     @property
     def best(self) -> TrialRecord | None:
         """The architecture this run selects: lowest validation MSE (earliest on ties)."""
-        scored = [(v, r.number, r) for r in self.arch_trials if (v := val_mse(r)) is not None]
-        return min(scored, key=lambda t: (t[0], t[1]))[2] if scored else None
+        ranked = best_first(self.arch_trials, key=val_mse)
+        return ranked[0] if ranked else None
 
     @property
     def best_val(self) -> float | None:

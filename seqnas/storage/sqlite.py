@@ -17,7 +17,7 @@ from seqnas.errors import StudyError
 from seqnas.space.base import Arch
 from seqnas.trial import Proposal, Result, TrialRecord, TrialState
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -50,6 +50,7 @@ CREATE TABLE IF NOT EXISTS trials (
     told_before INTEGER NOT NULL DEFAULT 0,
     tell_seq INTEGER,
     attempts INTEGER NOT NULL DEFAULT 1,
+    curve TEXT NOT NULL DEFAULT '[]',
     UNIQUE (study_id, number)
 );
 CREATE INDEX IF NOT EXISTS trials_by_arch ON trials (study_id, arch_hash);
@@ -59,7 +60,23 @@ CREATE TABLE IF NOT EXISTS study_state (
     value TEXT NOT NULL,
     PRIMARY KEY (study_id, key)
 );
+CREATE TABLE IF NOT EXISTS checkpoints (
+    study_id INTEGER NOT NULL REFERENCES studies(id),
+    number INTEGER NOT NULL,
+    path TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    PRIMARY KEY (study_id, number)
+);
 """
+
+# Each step takes a database from schema version k to k + 1 (key: k); run in one transaction.
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (  # v2: learning curves (validation MSE per epoch) and multi-fidelity checkpoints
+        "ALTER TABLE trials ADD COLUMN curve TEXT NOT NULL DEFAULT '[]'",
+        "CREATE TABLE checkpoints (study_id INTEGER NOT NULL REFERENCES studies(id), number INTEGER NOT NULL, "
+        "path TEXT NOT NULL, bytes INTEGER NOT NULL, PRIMARY KEY (study_id, number))",
+    ),
+}
 
 
 @dataclass
@@ -124,13 +141,36 @@ class Storage:
             row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
             version = int(row[0]) if row else 0
             if version > SCHEMA_VERSION:
-                raise StudyError(f"{str(self.path)!r} was written by a newer seqnas (schema {version}); upgrade seqnas")
+                raise StudyError(f"{str(self.path)!r} was written by a newer seqnas (schema {version}, this one reads "
+                                 f"up to {SCHEMA_VERSION}); upgrade seqnas")
+            if version < SCHEMA_VERSION:
+                self._migrate(version)
             return
         with self.transaction() as c:
             for stmt in _SCHEMA.split(";"):
                 if stmt.strip():
                     c.execute(stmt)
             c.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+
+    def _migrate(self, version: int) -> None:
+        """Bring an older database up to SCHEMA_VERSION: first a copy of the file as it was
+        (``<db>.v<version>.bak``, kept if one exists), then every step in one transaction."""
+        if str(self.path) != ":memory:":
+            backup = self.path.with_name(f"{self.path.name}.v{version}.bak")
+            if not backup.exists():
+                tmp = backup.with_name(backup.name + ".tmp")
+                dst = sqlite3.connect(str(tmp))
+                try:
+                    self.conn.backup(dst)  # a consistent copy, WAL content included
+                finally:
+                    dst.close()
+                os.replace(tmp, backup)
+        with self.transaction() as c:
+            now = int(c.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0])
+            for v in range(now, SCHEMA_VERSION):  # another process may have migrated meanwhile: now >= version
+                for stmt in _MIGRATIONS[v]:
+                    c.execute(stmt)
+            c.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -212,18 +252,25 @@ class Storage:
             c.execute("UPDATE trials SET attempts = attempts + 1, started_at=? WHERE study_id=? AND number=? AND state='RUNNING'",
                       (time.time(), study.id, number))
 
-    def finish_trial(self, study: StudyRow, number: int, result: Result, state: dict[str, Any] | None = None) -> int:
-        """Store the result (and the strategy state that includes it) in one transaction; returns tell_seq."""
+    def finish_trial(self, study: StudyRow, number: int, result: Result, state: dict[str, Any] | None = None,
+                     curve: list[float] | None = None, checkpoint: tuple[str, int] | None = None) -> int:
+        """Store the result (and the strategy state that includes it) in one transaction; returns tell_seq.
+
+        ``curve``: the trial's learning curve (default: the result's own); ``checkpoint``: (path,
+        size) of the training state the runner wrote for it, recorded in the same transaction.
+        """
         with self.transaction() as c:
             seq = int(c.execute("SELECT COALESCE(MAX(tell_seq), -1) + 1 FROM trials WHERE study_id=?", (study.id,)).fetchone()[0])
             cur = c.execute(
-                "UPDATE trials SET state=?, value_json=?, metrics=?, error=?, finished_at=?, duration=?, tell_seq=? "
+                "UPDATE trials SET state=?, value_json=?, metrics=?, error=?, finished_at=?, duration=?, tell_seq=?, curve=? "
                 "WHERE study_id=? AND number=? AND state='RUNNING'",
                 (result.state.value, _ordered_json(result.values), _json(result.metrics), result.error, time.time(),
-                 result.duration, seq, study.id, number),
+                 result.duration, seq, _json(result.curve if curve is None else curve), study.id, number),
             )
             if cur.rowcount != 1:
                 raise StudyError(f"trial {number} of study {study.name!r} is not running; was the study changed by another process?")
+            if checkpoint is not None:
+                c.execute("INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?, ?)", (study.id, number, *checkpoint))
             if state is not None:
                 c.execute("INSERT OR REPLACE INTO study_state VALUES (?, 'strategy', ?)", (study.id, _json(state)))
             c.execute("UPDATE studies SET heartbeat=? WHERE id=?", (time.time(), study.id))
@@ -232,19 +279,33 @@ class Storage:
     def trials(self, study: StudyRow) -> list[TrialRecord]:
         rows = self.conn.execute(
             "SELECT number, state, kind, arch, value_json, metrics, error, info, started_at, finished_at, duration, "
-            "told_before, tell_seq FROM trials WHERE study_id=? ORDER BY number", (study.id,)
+            "told_before, tell_seq, curve FROM trials WHERE study_id=? ORDER BY number", (study.id,)
         ).fetchall()
         return [
             TrialRecord(
                 number=r[0], state=TrialState(r[1]), kind=r[2], arch=Arch(json.loads(r[3])) if r[3] else None,
                 values=json.loads(r[4]), metrics=json.loads(r[5]), error=r[6], info=json.loads(r[7]),
-                started_at=r[8], finished_at=r[9], duration=r[10], told_before=r[11], tell_seq=r[12],
+                started_at=r[8], finished_at=r[9], duration=r[10], told_before=r[11], tell_seq=r[12], curve=json.loads(r[13]),
             )
             for r in rows
         ]
 
     def attempts(self, study: StudyRow) -> dict[int, int]:
         return dict(self.conn.execute("SELECT number, attempts FROM trials WHERE study_id=?", (study.id,)).fetchall())
+
+    # -- multi-fidelity checkpoints (files next to the database; rows say which exist) ------------------
+    def checkpoint_dir(self, study: StudyRow) -> Path | None:
+        """Where this study's checkpoints live: ``<db>.checkpoints/study-<id>`` (None: in-memory database)."""
+        if str(self.path) == ":memory:":
+            return None
+        return self.path.with_name(f"{self.path.name}.checkpoints") / f"study-{study.id}"
+
+    def checkpoints(self, study: StudyRow) -> dict[int, str]:
+        return dict(self.conn.execute("SELECT number, path FROM checkpoints WHERE study_id=?", (study.id,)).fetchall())
+
+    def drop_checkpoint(self, study: StudyRow, number: int) -> None:
+        with self.transaction() as c:
+            c.execute("DELETE FROM checkpoints WHERE study_id=? AND number=?", (study.id, number))
 
     # -- per-study state ------------------------------------------------------------------------------
     def get_state(self, study: StudyRow, key: str) -> Any:

@@ -85,6 +85,11 @@ class Strategy:
         self.history.append(record)
         self._observe(record)
 
+    def update(self, record: TrialRecord) -> None:
+        """A later result of an architecture already told, at a higher fidelity (a multi-fidelity
+        scheduler's promotion, ``strategies/multifidelity.py``). Default: ignored (the strategy
+        learned from the first result)."""
+
     def replay(self, records: Sequence[TrialRecord]) -> dict[int, Proposal]:
         """Re-run the stored sequence of asks and tells.
 

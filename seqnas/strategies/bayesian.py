@@ -88,6 +88,8 @@ class PenaltyStorage(InMemoryStorage):
         super().__init__()
         self.failed: set[int] = set()  # trial numbers (one study: number == trial id)
         self.penalty: list[float] | None = None
+        # BOHB: when set, the samplers see only these trials, with these values (one rung's results).
+        self.view: dict[int, list[float]] | None = None
         self._shown: dict[int, FrozenTrial] = {}  # failed trial number -> as shown under ``penalty``
 
     def set_penalty(self, values: list[float] | None) -> None:
@@ -105,6 +107,9 @@ class PenaltyStorage(InMemoryStorage):
 
     def get_all_trials(self, study_id: int, deepcopy: bool = True,
                        states: Container[OptunaState] | None = None) -> list[FrozenTrial]:
+        if self.view is not None and states != (OptunaState.WAITING,):
+            trials = [self._at_rung(t) for t in super().get_all_trials(study_id, deepcopy=False)]
+            return [t for t in trials if states is None or t.state in states]
         if self.penalty is None or not self.failed or states == (OptunaState.WAITING,):
             return super().get_all_trials(study_id, deepcopy=deepcopy, states=states)
         trials = [self._show(t) if t.number in self.failed else t
@@ -112,6 +117,19 @@ class PenaltyStorage(InMemoryStorage):
         if states is not None:
             trials = [t for t in trials if t.state in states]
         return copy.deepcopy(trials) if deepcopy else trials
+
+
+    def _at_rung(self, trial: FrozenTrial) -> FrozenTrial:
+        """A finished trial as the view shows it: COMPLETE with the rung's values, or FAIL (ignored)."""
+        assert self.view is not None
+        if trial.state is OptunaState.RUNNING:
+            return trial
+        shown = copy.copy(trial)
+        if trial.number in self.view:
+            shown.state, shown.values = OptunaState.COMPLETE, self.view[trial.number]
+        else:
+            shown.state, shown.values = OptunaState.FAIL, None
+        return shown
 
 
 def kernel_to_json(gprs: Sequence[Any] | None) -> list[dict[str, Any]] | None:
@@ -186,6 +204,7 @@ class BayesianSearch(Strategy):
         self._low = [math.inf] * len(self.objectives)  # per objective, best and worst finished value
         self._high = [-math.inf] * len(self.objectives)
         self._kernel: list[dict[str, Any]] | None = None  # GP: the last fitted kernel, the next fit's start
+        self._by_rung: dict[int, dict[int, list[float]]] = {}  # multi-fidelity: rung -> Optuna trial -> values
         self.storage = PenaltyStorage()
         with quiet_optuna():
             self.study = optuna.create_study(storage=self.storage, directions=["minimize"] * len(self.objectives))
@@ -223,6 +242,7 @@ class BayesianSearch(Strategy):
     def _propose(self, rng: np.random.Generator) -> Arch | Proposal | None:
         # GPSampler fits and searches with small torch tensors: on a 2-core machine a second
         # intra-op thread made each GP ask cost 10x the CPU (bench/results/bayesian_ask.md).
+        self.storage.view = self._rung_view()
         with quiet_optuna(), one_thread():
             sampler = self.study.sampler = self._make_sampler(int(rng.integers(2**31 - 1)))
             arch = None
@@ -252,9 +272,30 @@ class BayesianSearch(Strategy):
             self._add_running(fresh)
             return Proposal(arch=fresh, info=self._kept(sampler))
 
+    def _rung_view(self) -> dict[int, list[float]] | None:
+        """BOHB (Falkner et al. 2018): under a multi-fidelity scheduler the model is fitted on one
+        rung's results only, the highest rung with at least ``n_startup_trials`` of them (before
+        that, the rung with the most); None outside a scheduler."""
+        if not self._by_rung:
+            return None
+        enough = [k for k, v in self._by_rung.items() if len(v) >= max(1, self.n_startup_trials)]
+        rung = max(enough) if enough else max(self._by_rung, key=lambda k: (len(self._by_rung[k]), k))
+        return self._by_rung[rung]
+
+    def update(self, record: TrialRecord) -> None:
+        self._observe_rung(record)
+
+    def _observe_rung(self, record: TrialRecord) -> None:
+        if record.arch is None or record.arch.key not in self._number or record.info.get("rung") is None:
+            return
+        values = [float(record.values.get(o, math.nan)) for o in self.objectives]
+        if record.state is TrialState.COMPLETE and all(math.isfinite(v) for v in values):
+            self._by_rung.setdefault(int(record.info["rung"]), {})[self._number[record.arch.key]] = values
+
     def _observe(self, record: TrialRecord) -> None:
         if record.arch is None or record.arch.key not in self._number:
             return
+        self._observe_rung(record)
         number = self._number[record.arch.key]
         values = [float(record.values.get(o, math.nan)) for o in self.objectives]
         with quiet_optuna():

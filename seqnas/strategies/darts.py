@@ -82,7 +82,7 @@ class DartsSearch(Strategy):
     """
 
     name = "darts"
-    requires_task = True
+    requires_task = "trains a supernet on a task"  # (why it cannot search an objective function)
     default_trials = 1  # with no budget given: the supernet search and its top-1 architecture
 
     def __init__(self, space: SearchSpace, *, seed: int = 0, objectives: Sequence[str] = ("val_mse",),

@@ -117,6 +117,13 @@ class RegularizedEvolution(Strategy):
             del self.population[victim]
             self._order = None
 
+    def update(self, record: TrialRecord) -> None:
+        """A promoted member's higher-rung result replaces its earlier one (it keeps its age)."""
+        for i, m in enumerate(self.population):
+            if record.arch is not None and m.arch is not None and m.arch.key == record.arch.key:
+                self.population[i] = record
+                self._order = None
+
 
 def _failed_as_worst(pts: np.ndarray) -> np.ndarray:
     """Replace the +inf rows of failed trials by a point beyond the worst finished value of each
