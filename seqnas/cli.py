@@ -60,6 +60,20 @@ def _options(pairs: Sequence[str] | None) -> dict[str, Any]:
     return out
 
 
+def _scheduler_options(args: argparse.Namespace) -> dict[str, Any]:
+    """--option pairs, plus --scheduler / --min-epochs / --eta (multi-fidelity) where given."""
+    from seqnas.strategies import STRATEGIES, MultiFidelity
+
+    out = _options(args.option)
+    for key in ("scheduler", "min_epochs", "eta"):
+        if getattr(args, key) is not None:
+            out[key] = getattr(args, key)
+    scheduled = args.strategy in STRATEGIES and issubclass(STRATEGIES[args.strategy], MultiFidelity)
+    if ("min_epochs" in out or "eta" in out) and "scheduler" not in out and not scheduled:
+        raise ConfigError("--min-epochs and --eta set a multi-fidelity scheduler: give --scheduler asha|hyperband|sh too")
+    return out
+
+
 def _seeds(s: str) -> int | list[int]:
     """--seeds: a count N (seeds 0..N-1), a range A-B (both included) or a comma-separated list."""
     try:
@@ -160,7 +174,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     result = search(
         args.space, task=args.task, csv=args.csv, target=args.target, features=_csv_list(args.features),
         time_column=args.time_column, window=args.window, horizon=args.horizon, strategy=args.strategy,
-        strategy_options=_options(args.option), trials=trials, seconds=args.seconds, cpu_seconds=args.cpu_seconds,
+        strategy_options=_scheduler_options(args), trials=trials, seconds=args.seconds, cpu_seconds=args.cpu_seconds,
         seed=args.seed, objectives=args.objectives, max_params=args.max_params,
         train={"max_epochs": args.max_epochs, "patience": args.patience, "batch_size": args.batch_size},
         study=args.study or f"{args.strategy}-{args.task or ('csv' if args.csv else 'sunspots')}-seed{args.seed}",
@@ -230,12 +244,20 @@ def command(name: str, help: str, examples: str) -> Callable[[Callable[[argparse
   seqnas search --task sunspots --space rnn-macro --strategy random --trials 30 --seed 0 --study demo --db runs.db
   seqnas search --csv data.csv --target load --strategy grid --trials 50 --study mine --db runs.db
   seqnas search --task co2 --strategy random --seconds 600 --workers 2 --study co2 --db runs.db
-  seqnas search --space myspace.yaml --task sunspots --objectives val_mse,params --max-params 20000 --study small""")
+  seqnas search --space myspace.yaml --task sunspots --objectives val_mse,params --max-params 20000 --study small
+  seqnas search --task sunspots --strategy bohb --cpu-seconds 300 --max-epochs 27 --study mf --db runs.db
+  seqnas search --task sunspots --strategy evolution --scheduler asha --min-epochs 1 --eta 3 --cpu-seconds 300""")
 def _add_search(p: argparse.ArgumentParser) -> None:
     add_task_args(p)
     p.add_argument("--space", default="rnn-macro", help="built-in space (rnn-macro) or a .yaml/.json space file")
-    p.add_argument("--strategy", default="random", help="search strategy: random, grid, evolution, rl, bayesian, local or darts")
+    p.add_argument("--strategy", default="random", help="search strategy: random, grid, evolution, rl, bayesian, local, "
+                   "darts, or a multi-fidelity one: hyperband, bohb, asha-evolution")
     p.add_argument("--option", action="append", metavar="KEY=VALUE", help="strategy option (repeatable)")
+    g = p.add_argument_group("multi-fidelity (train to a few epochs first; promote the best 1/eta, continuing their training)")
+    g.add_argument("--scheduler", choices=["asha", "hyperband", "sh"], help="put the strategy under this scheduler")
+    g.add_argument("--min-epochs", type=_positive_int("--min-epochs"), help="epochs of the lowest rung (default 1); "
+                   "the highest is --max-epochs")
+    g.add_argument("--eta", type=_positive_int("--eta"), help="reduction factor: 1/eta of a rung is promoted (default 3)")
     g = p.add_argument_group("budget (the first reached ends the study; default --trials 30, darts: 1)")
     g.add_argument("--trials", type=_positive_int("--trials"))
     g.add_argument("--seconds", type=_positive_float("--seconds"), help="wall-clock seconds")

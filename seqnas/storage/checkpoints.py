@@ -59,7 +59,12 @@ class Checkpoints:
                 (self.dir / name).unlink()
 
     def keep_only(self, numbers: set[int]) -> None:
-        """Remove every checkpoint but those of ``numbers`` (the end of a study: the best's)."""
+        """Remove every checkpoint but those of ``numbers`` (the end of a study: the best's), and any
+        temporary file a kill left behind mid-write."""
         held = set(self._memory) if self.dir is None else set(self.storage.checkpoints(self.study))
         for number in sorted(held - numbers):
             self.drop(number)
+        if self.dir is not None and self.dir.is_dir():
+            for tmp in self.dir.glob(".*.tmp"):
+                with contextlib.suppress(OSError):
+                    tmp.unlink()

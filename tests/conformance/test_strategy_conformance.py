@@ -8,6 +8,13 @@ family the suite is task-backed: a one-shot job a strategy proposes (darts' supe
 really runs, on the built-in sunspots task with a tiny budget, so darts goes through the same
 properties as every other strategy. A strategy is skipped on a case only when it cannot apply to
 it, with the reason (a one-shot strategy on a space without a model family).
+
+A multi-fidelity strategy (``MultiFidelity``: successive halving, Hyperband, ASHA over an inner
+strategy) proposes an architecture once per rung it reaches, so for it "never twice" means never
+the same (architecture, rung) twice, and every promotion continues a finished, not FAILED, trial
+of the same architecture at the previous rung (``assert_no_repeats``). Its studies train for
+MAX_EPOCHS epochs (rungs of 1, 3 and 9), and the made-up results depend on the rung's epochs
+(closer to the architecture's true value the longer it trains), so promotions matter.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from seqnas.evaluation import TaskEvaluator
 from seqnas.execution.base import run_trial
 from seqnas.space import SearchSpace, rnn_macro_space, space_from_dict
 from seqnas.space.base import Arch
-from seqnas.strategies import STRATEGIES, make_strategy
+from seqnas.strategies import STRATEGIES, MultiFidelity, make_strategy
 from seqnas.strategies.base import WAIT, Strategy
 from seqnas.tasks import task_spec
 from seqnas.trial import Proposal, TrialRecord, TrialState
@@ -35,6 +42,7 @@ from tests.conftest import TINY_MACRO, TINY_TRAIN
 
 NAMES = sorted(STRATEGIES)
 TASK = task_spec("sunspots")  # what one-shot jobs train on, on spaces with a model family
+MAX_EPOCHS = 9  # the study's training epochs, a multi-fidelity strategy's highest rung (rungs 1, 3, 9 with eta 3)
 
 
 # -- spaces -------------------------------------------------------------------------------------------
@@ -110,20 +118,28 @@ def fails(arch: Arch) -> bool:
     return _u(arch, "fail") < 0.2
 
 
-def values(arch: Arch, objectives: tuple[str, ...]) -> dict[str, float]:
-    return {o: _u(arch, o) for o in objectives}
+def values(arch: Arch, objectives: tuple[str, ...], epochs: int | None = None) -> dict[str, float]:
+    """Made-up objective values (lower is better). A multi-fidelity rung's trial (``epochs`` trained)
+    sees the architecture's value plus noise that shrinks as it trains longer: rankings at a low
+    rung differ from those at the full budget, and a promotion improves the value."""
+    if epochs is None:
+        return {o: _u(arch, o) for o in objectives}
+    return {o: _u(arch, o) + _u(arch, f"{o}@{epochs}") / epochs for o in objectives}
 
 
 class Driver:
     """Asks and tells like the runner does: up to ``in_flight`` trials running, results told in
     a seeded order, records carrying ``told_before`` / ``tell_seq``, strategy state saved after
-    every tell. Architecture trials get made-up results (``fail`` decides which fail); a one-shot
-    job runs for real (``run_trial``) on TASK when the space has a model family (``fail_jobs``:
-    it fails instead), and skips the case on a space without one."""
+    every tell. Architecture trials get made-up results (``fail`` decides which fail, from the
+    architecture; ``fail_trial``, when given, from the whole record instead, e.g. its rung); a
+    one-shot job runs for real (``run_trial``) on TASK when the space has a model family
+    (``fail_jobs``: it fails instead), and skips the case on a space without one."""
 
     def __init__(self, strategy: Strategy, in_flight: int = 1, order_seed: int = 0,
-                 fail: Callable[[Arch], bool] = fails, fail_jobs: bool = False) -> None:
+                 fail: Callable[[Arch], bool] = fails, fail_jobs: bool = False,
+                 fail_trial: Callable[[TrialRecord], bool] | None = None) -> None:
         self.s, self.in_flight, self.fail, self.fail_jobs = strategy, in_flight, fail, fail_jobs
+        self.fail_trial = fail_trial or (lambda r: self.fail(r.arch))
         self.order = np.random.default_rng(order_seed)
         self.records: list[TrialRecord] = []
         self.running: list[TrialRecord] = []
@@ -163,11 +179,11 @@ class Driver:
             result = run_trial(self.evaluator, job, self.s.seed)
             r.state, r.values, r.metrics, r.error = result.state, dict(result.values), dict(result.metrics), result.error
             assert r.state is TrialState.COMPLETE, f"{self.s.name}'s {r.kind} job failed: {r.error}"
-        elif job is not None or r.arch is None or self.fail(r.arch):
+        elif job is not None or r.arch is None or self.fail_trial(r):
             r.state, r.error = TrialState.FAILED, "failed on purpose"
         else:
             r.state = TrialState.COMPLETE
-            r.values = values(r.arch, self.s.objectives)
+            r.values = values(r.arch, self.s.objectives, r.info.get("rung_epochs"))
             r.metrics = dict(r.values)
         self.tells += 1
         r.tell_seq = self.tells
@@ -196,8 +212,10 @@ def always_fail(arch: Arch) -> bool:
 
 def strategy(name: str, space: SearchSpace, seed: int = 0, objectives: tuple[str, ...] = ("value",),
              **extra: Any) -> Strategy:
+    """The strategy as a study of MAX_EPOCHS training epochs makes it (a multi-fidelity strategy's highest rung)."""
     try:
-        return make_strategy(name, space, seed=seed, objectives=objectives, options={**options(name, space), **extra})
+        return make_strategy(name, space, seed=seed, objectives=objectives, options={**options(name, space), **extra},
+                             max_epochs=MAX_EPOCHS)
     except UserError as e:
         pytest.skip(f"{name} does not apply to space {space.name!r}: {e}")
 
@@ -212,6 +230,52 @@ def arch_records(records: list[TrialRecord]) -> list[TrialRecord]:
     assert all(r.arch is not None for r in out)
     assert all(r.arch is None for r in records if r.kind != "arch"), "only architecture trials propose an architecture"
     return out
+
+
+def promotions(records: list[TrialRecord]) -> list[TrialRecord]:
+    """A multi-fidelity strategy's trials that continue an earlier trial (``info["parent"]``)."""
+    return [r for r in records if r.info.get("parent") is not None]
+
+
+def assert_no_repeats(s: Strategy, records: list[TrialRecord]) -> None:
+    """Nothing is proposed twice: for most strategies, no architecture twice (each one-shot job is a
+    trial of its own). A multi-fidelity strategy proposes an architecture once per rung it reaches,
+    each run being a trial with ``info`` rung / rung_epochs / bracket / parent; for it:
+
+    - never the same (architecture, rung) twice, and ``rung_epochs`` is that rung's epochs;
+    - a trial without a parent starts an architecture new to the study, and all of a bracket's new
+      architectures start at one rung (the bracket's first);
+    - every promotion (a trial with a parent: a rung above its bracket's first) names as parent a
+      trial of the same architecture in the same bracket at the previous rung, which had finished
+      before the promotion was asked (its result told) and was not FAILED.
+    """
+    if not isinstance(s, MultiFidelity):
+        assert len(set(keys(records))) == len(records), f"{s.name} proposed an architecture twice"
+        return
+    by_number = {r.number: r for r in records}
+    runs: set[tuple[str, int]] = set()
+    started: set[str] = set()  # architectures proposed so far
+    first_rungs: dict[int, set[int]] = {}  # bracket -> rungs its new architectures started at
+    for r in sorted(records, key=lambda r: r.number):
+        assert r.kind == "arch" and r.arch is not None, f"{s.name} proposed a {r.kind!r} trial without an architecture"
+        rung, parent, bracket = r.info["rung"], r.info["parent"], r.info["bracket"]
+        assert 0 <= rung < len(s.rungs) and r.info["rung_epochs"] == s.rungs[rung], f"trial {r.number}: {r.info}"
+        assert (r.arch.key, rung) not in runs, f"trial {r.number} runs {dict(r.arch)} at rung {rung} again"
+        runs.add((r.arch.key, rung))
+        if parent is None:
+            assert r.arch.key not in started, f"trial {r.number} starts {dict(r.arch)} anew, proposed before"
+            first_rungs.setdefault(bracket, set()).add(rung)
+        else:
+            p = by_number.get(parent)
+            assert p is not None and p.number < r.number, f"trial {r.number}'s parent {parent} is no earlier trial"
+            assert p.arch == r.arch, f"trial {r.number} continues trial {parent} of another architecture"
+            assert (p.info["bracket"], p.info["rung"]) == (bracket, rung - 1), \
+                f"trial {r.number} (bracket {bracket}, rung {rung}) continues trial {parent} at {p.info}"
+            assert p.tell_seq is not None and p.tell_seq <= r.told_before, \
+                f"trial {r.number} promotes trial {parent} before its result was told"
+            assert p.state is TrialState.COMPLETE, f"trial {r.number} promotes trial {parent}, which {p.state.value}"
+        started.add(r.arch.key)
+    assert all(len(v) == 1 for v in first_rungs.values()), f"a bracket started architectures at several rungs: {first_rungs}"
 
 
 # -- the suite ---------------------------------------------------------------------------------------------
@@ -229,10 +293,15 @@ def test_deterministic_for_a_seed(name: str, space_name: str) -> None:
 @pytest.mark.parametrize("space_name, trials", [("small", 70), ("tiny-macro", 25)])
 @pytest.mark.parametrize("name", NAMES)
 def test_never_proposes_an_architecture_twice(name: str, space_name: str, trials: int, in_flight: int) -> None:
+    """No architecture twice; for a multi-fidelity strategy no (architecture, rung) twice, and only
+    finished, not FAILED trials promoted to the next rung (``assert_no_repeats``), and it promotes."""
     space = small_space() if space_name == "small" else tiny_macro_space()
-    records = Driver(strategy(name, space, seed=1), in_flight=in_flight).run(trials)
+    s = strategy(name, space, seed=1)
+    records = Driver(s, in_flight=in_flight).run(trials)
     assert len(records) == trials
-    assert len(set(keys(records))) == len(records)
+    assert_no_repeats(s, records)
+    if isinstance(s, MultiFidelity):
+        assert promotions(records), f"{name} promoted nothing in {trials} trials"
 
 
 @pytest.mark.parametrize("space_name", list(SPACES))
@@ -253,11 +322,12 @@ def test_several_trials_in_flight(name: str, space_name: str) -> None:
     first = [d.ask() for _ in range(6)]  # six asks before the first tell (a one-shot strategy waits for its job)
     assert first[0] is not None, "the first ask must propose something"
     asked = [r for r in first if r is not None]
-    assert len(set(keys(asked))) == len(asked)
+    assert_no_repeats(d.s, asked)
     for r in reversed(asked):  # results arrive in another order than asked
         d.finish(r)
     more = d.run(len(d.records) + 15)
-    assert len(set(keys(more))) == len(more) >= len(asked) + 10
+    assert len(more) >= len(asked) + 10
+    assert_no_repeats(d.s, more)
     for r in arch_records(more):
         space.validate(r.arch)
 
@@ -269,11 +339,15 @@ def test_exhausts_a_tiny_space_cleanly(name: str, space_name: str, in_flight: in
     space = tiny_space() if space_name == "tiny" else tiny_macro_six()
     size = space.cardinality
     assert size == 6
+    """Every architecture exactly once (a multi-fidelity strategy: once started, then promoted as it
+    earns), then ask returns None, and again after the trials in flight have finished (a
+    multi-fidelity strategy answers WAIT, not None, while a running trial may still be promoted)."""
     d = Driver(strategy(name, space, seed=4), in_flight=in_flight)
     d.run(10 * size)  # stops at the first None once nothing is running
     assert d.exhausted, f"{name} kept proposing on a space of {size} architectures"
-    assert sorted(r.arch.key for r in arch_records(d.records)) == sorted(a.key for a in space.grid()), \
-        "every architecture exactly once"
+    started = [r for r in arch_records(d.records) if r.info.get("parent") is None]
+    assert sorted(r.arch.key for r in started) == sorted(a.key for a in space.grid()), "every architecture exactly once"
+    assert_no_repeats(d.s, d.records)
     assert d.s.ask() is None and d.s.ask() is None  # and stays exhausted
 
 
@@ -330,6 +404,11 @@ def test_resume_during_the_first_trial_continues_as_an_uninterrupted_run(name: s
 
 @pytest.mark.parametrize("name", NAMES)
 def test_resume_through_storage_matches_an_uninterrupted_study(name: str, tmp_path: Any) -> None:
+    """A study searched in two calls (stored, continued) proposes what one call does, on an objective
+    function (strategies that train on a task themselves: the _on_a_task test below)."""
+    why = getattr(STRATEGIES[name], "requires_task", None)
+    if why:
+        pytest.skip(f"{name} {why}: it cannot search an objective function")
     space = conditional_space()
     if make_strategy_or_none(name, space) is None:
         pytest.skip(f"{name} does not apply to an objective-only space")
@@ -363,7 +442,7 @@ def test_resume_through_storage_matches_an_uninterrupted_study_on_a_task(name: s
 
 def make_strategy_or_none(name: str, space: SearchSpace) -> Strategy | None:
     try:
-        s = make_strategy(name, space, seed=0, objectives=("value",))
+        s = make_strategy(name, space, seed=0, objectives=("value",), max_epochs=MAX_EPOCHS)
     except UserError:
         return None
     p = s.ask()
@@ -377,12 +456,14 @@ def test_failed_trials_never_crash(name: str) -> None:
     d = Driver(strategy(name, space, seed=9), in_flight=2, fail=always_fail)
     records = d.run(20)
     assert len(records) == 20 and all(r.state is TrialState.FAILED for r in records if r.state.finished)
-    assert len({r.arch.key for r in arch_records(records)}) == len(records)
+    assert len({r.arch.key for r in arch_records(records)}) == len(records)  # multi-fidelity: nothing to promote
     for r in records:
         space.validate(r.arch)
     # Mixed: some fail, the strategy keeps working.
-    mixed = Driver(strategy(name, space, seed=9), in_flight=2).run(40)
+    s = strategy(name, space, seed=9)
+    mixed = Driver(s, in_flight=2).run(40)
     assert {TrialState.FAILED, TrialState.COMPLETE} <= {r.state for r in mixed}
+    assert_no_repeats(s, mixed)
 
 
 # -- what each strategy does with a failed trial (its contract), seen in what it proposes --------------------
@@ -479,10 +560,34 @@ def _failed_never_improve(name: str) -> None:
     assert sum(r.arch["op"] == "bad" for r in records[5:]) >= 3, "failing neighbours were proposed"
 
 
+def _failed_never_promoted(name: str) -> None:
+    """hyperband, bohb, asha-evolution: a FAILED trial is never promoted (no later trial names it as
+    parent), whether it failed where its architecture started or at a rung it was promoted to, and
+    the study goes on. Two thirds of the trials fail, each rung's on its own (an architecture can
+    complete one rung and fail the next): the top 1/eta of a rung, failures counted (ranked last),
+    then often holds failed trials, so a scheduler that did not leave failures out would promote
+    some, and one that counted a failure as good would promote them first."""
+    s = strategy(name, small_space(), seed=9)
+
+    def fail_trial(r: TrialRecord) -> bool:
+        return _u(r.arch, f"fail@{r.info['rung']}") < 2 / 3
+
+    records = Driver(s, in_flight=2, fail_trial=fail_trial).run(60)
+    assert len(records) == 60, f"{name} stopped after {len(records)} trials"
+    failed = {r.number for r in records if r.state is TrialState.FAILED}
+    promoted = promotions(records)
+    assert len(promoted) >= 3, f"{name} promoted {len(promoted)} trials: nothing to check"
+    assert any(r.state is TrialState.FAILED for r in promoted), "no promoted trial failed: the higher rungs go unchecked"
+    assert not failed & {r.info["parent"] for r in promoted}, \
+        f"{name} promoted failed trials {sorted(failed & {r.info['parent'] for r in promoted})}"
+    assert_no_repeats(s, records)
+
+
 FAILURE_CONTRACTS: dict[str, Callable[[str], None]] = {
     "random": _results_change_nothing, "grid": _results_change_nothing, "evolution": _no_failed_parent,
     "rl": _avoids_what_fails, "bayesian": _avoids_what_fails, "darts": _derived_order_whatever_fails,
     "local": _failed_never_improve,
+    "hyperband": _failed_never_promoted, "bohb": _failed_never_promoted, "asha-evolution": _failed_never_promoted,
 }
 
 
@@ -499,6 +604,7 @@ def test_several_objectives(name: str, space_name: str, trials: int) -> None:
     space = small_space() if space_name == "small" else tiny_macro_space()
     d = Driver(strategy(name, space, seed=10, objectives=("error", "size")), in_flight=2)
     records = d.run(trials)
-    assert len(set(keys(records))) == len(records) == trials
+    assert len(records) == trials
+    assert_no_repeats(d.s, records)
     for r in arch_records(records):
         space.validate(r.arch)
