@@ -344,3 +344,65 @@ def test_failed_results_carry_no_checkpoint_and_are_never_promoted():
         s.tell(TrialRecord(number=i, state=TrialState.FAILED if bad else TrialState.COMPLETE, arch=p.arch, info=p.info,
                            values={} if bad else {"val_mse": math.log1p(p.arch["x"])}))
     assert Result.failed("x").checkpoint is None
+
+
+# -- kill and resume -----------------------------------------------------------------------------------
+def _rows(db: Path) -> list[tuple]:
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as c:
+            return c.execute("SELECT number, state, arch_hash, info, value_json, metrics, curve FROM trials ORDER BY number").fetchall()
+    except sqlite3.OperationalError:  # not created yet
+        return []
+
+
+def _kill_when(cmd: list[str], db: Path, running_promotion: bool, timeout: float = 120.0) -> None:
+    """Start ``cmd``; SIGKILL it as soon as a trial of the wanted kind is RUNNING (a promotion: a rung that
+    continues a checkpoint; else a first rung)."""
+    import os
+    import signal
+    import time
+
+    proc = subprocess.Popen(cmd, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            running = [json.loads(r[3]) for r in _rows(db) if r[1] == "RUNNING"]
+            if any((i.get("parent") is not None) == running_promotion for i in running):
+                break
+            time.sleep(0.005)
+    finally:
+        assert proc.poll() is None, "the study ended before the moment to kill it"
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@pytest.mark.slow
+def test_kill_during_a_rung_and_during_a_promotion_then_resume_loses_and_repeats_nothing(tmp_path):
+    db = tmp_path / "kill.db"
+    space = _tiny_yaml(tmp_path)
+    cmd = [*SEQNAS, "search", "--task", "sunspots", "--space", str(space), "--strategy", "hyperband", "--trials", "16",
+           "--seed", "4", "--max-epochs", "9", "--patience", "20", "--batch-size", "64", "--workers", "1", "--no-progress",
+           "--study", "k", "--db", str(db), "--final-repeats", "0"]
+    _kill_when(cmd, db, running_promotion=False)
+    first = [r for r in _rows(db) if r[1] != "RUNNING"]
+    _kill_when(cmd, db, running_promotion=True)
+    rows = _rows(db)
+    assert [r for r in rows if r[0] in {f[0] for f in first}] == first  # finished rungs are kept as they were
+    promoted = [r for r in rows if r[1] == "RUNNING" and json.loads(r[3])["parent"] is not None]
+    assert promoted
+    parent = json.loads(promoted[0][3])["parent"]
+    ckdir = Path(f"{db}.checkpoints") / "study-1"
+    assert (ckdir / f"{parent}.pt").exists()  # what the killed promotion continues is still there
+    done = subprocess.run([*SEQNAS, "resume", "--study", "k", "--db", str(db), "--no-progress", "--workers", "1"],
+                          env=env(), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    after = _rows(db)
+    assert [r for r in after if r[0] in {r[0] for r in rows if r[1] != "RUNNING"}] == [r for r in rows if r[1] != "RUNNING"]
+    # Nothing promoted or trained twice, and the study is the one an uninterrupted run gives.
+    keys = [(r[2], json.loads(r[3])["rung"]) for r in after]
+    assert len(keys) == len(set(keys)) == 16
+    whole = _study(str(tmp_path / "whole.db"), "hyperband", 16)
+    assert [(r.arch.key, r.info["rung"]) for r in whole.records] == keys
+    assert [r.value for r in whole.records] == pytest.approx([json.loads(r[4])["val_mse"] for r in after], rel=1e-9)
+    assert [r.curve for r in whole.records] == [json.loads(r[6]) for r in after]
+    assert not list(ckdir.glob(".*.tmp")) and len(list(ckdir.glob("*.pt"))) == 1

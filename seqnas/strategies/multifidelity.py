@@ -175,14 +175,18 @@ class MultiFidelity(Strategy):
         """The bracket's next job, synchronous successive halving; None when it waits or is done."""
         n0 = b.plan[0][0]
         if not b.closed and n0 is not None and len(b.asked[0]) < n0:
-            return self._new(b)
+            out = self._new(b)
+            if out is not None:
+                return out  # a new architecture, or WAIT from the inner strategy
+            # the inner strategy is exhausted: the bracket is closed, its promotions go on
         for i in range(1, len(b.plan)):
             if not b.decided[i]:
                 if not b.stage_done(i - 1):
                     return None
                 b.decided[i] = True
                 full = not b.closed or len(b.asked[0]) == n0
-                keep = b.plan[i][0] if full else len(b.asked[i - 1]) // self.eta
+                # A bracket cut short (the space ran out) still trains its best to the top rung.
+                keep = b.plan[i][0] if full else max(1, len(b.asked[i - 1]) // self.eta)
                 b.queue[i] = [k for k in b.ranked(i - 1) if math.isfinite(b.results[i - 1][k][0])][:keep]
             if b.queue[i]:
                 return self._promote(b, i)

@@ -336,12 +336,13 @@ def test_several_trials_in_flight(name: str, space_name: str) -> None:
 @pytest.mark.parametrize("space_name", ["tiny", "tiny-macro-six"])
 @pytest.mark.parametrize("name", NAMES)
 def test_exhausts_a_tiny_space_cleanly(name: str, space_name: str, in_flight: int) -> None:
+    """Every architecture exactly once (a multi-fidelity strategy: started once, then promoted as it
+    earns), then ask returns None, and again after the trials in flight have finished: a
+    multi-fidelity strategy ends only once every promotion has run, answering WAIT (never with no
+    trial running: the runner stops on that) while a trial in flight may still be promoted."""
     space = tiny_space() if space_name == "tiny" else tiny_macro_six()
     size = space.cardinality
     assert size == 6
-    """Every architecture exactly once (a multi-fidelity strategy: once started, then promoted as it
-    earns), then ask returns None, and again after the trials in flight have finished (a
-    multi-fidelity strategy answers WAIT, not None, while a running trial may still be promoted)."""
     d = Driver(strategy(name, space, seed=4), in_flight=in_flight)
     d.run(10 * size)  # stops at the first None once nothing is running
     assert d.exhausted, f"{name} kept proposing on a space of {size} architectures"
