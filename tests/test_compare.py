@@ -207,14 +207,15 @@ class _Page(HTMLParser):
 
 def test_plots_and_the_self_contained_html_report(race):
     out = race["out"]
-    for name in ("best_vs_trials", "best_vs_cpu", "pareto"):
+    for name in ("best_vs_trials", "best_vs_cpu", "pareto", "learning_curves"):
         png = out / f"{name}.png"
         assert png.read_bytes()[:8] == PNG_MAGIC
         img = mpimg.imread(png)
         assert img.ndim == 3 and img.shape[0] > 100 and img.shape[1] > 100
     page = _Page()
     page.feed((out / "report.html").read_text())
-    assert page.tables == 2 and len(page.imgs) == 4  # retrained per seed, best vs trials, best vs CPU, Pareto
+    # retrained per seed, best vs trials, best vs CPU, Pareto, learning curves
+    assert page.tables == 2 and len(page.imgs) == 5
     for src in page.imgs:
         head, data = src.split(",", 1)
         assert head == "data:image/png;base64" and base64.b64decode(data)[:8] == PNG_MAGIC

@@ -51,6 +51,17 @@ class Run:
         return len(self.arch_trials)
 
     @property
+    def n_archs(self) -> int:
+        """Distinct architectures started (a multi-fidelity run trains some in several rungs)."""
+        return len({r.arch.key for r in self.arch_trials if r.arch is not None})
+
+    def n_full(self, max_epochs: int | None) -> int:
+        """Distinct architectures trained to the full fidelity: every completed one of a full-fidelity
+        strategy; a multi-fidelity run's that reached the top rung (``max_epochs`` epochs)."""
+        return len({r.arch.key for r in self.arch_trials if r.arch is not None and r.state is TrialState.COMPLETE
+                    and (r.fidelity == math.inf or (max_epochs is not None and r.fidelity >= max_epochs))})
+
+    @property
     def n_failed(self) -> int:
         return sum(r.state is TrialState.FAILED for r in self.arch_trials)
 

@@ -307,6 +307,46 @@ def plot_ranks(stats: RaceStats, path: Path, colors: dict[str, Any]) -> str | No
     return _save(fig, path)
 
 
+def plot_learning_curves(data: RaceData, path: Path, colors: dict[str, Any], per_row: int = 4) -> str | None:
+    """Validation MSE per epoch of every architecture trial, one panel per strategy (its first seed's run);
+    the run's selected architecture in bold. Multi-fidelity runs show their rungs: many short curves,
+    a few continued to the full budget."""
+    panels = []
+    for name in data.strategies:
+        run = next((r for r in data.runs_of(name) if any(t.curve for t in r.arch_trials)), None)
+        if run is not None:
+            panels.append(run)
+    if not panels:
+        return None
+    rows = math.ceil(len(panels) / per_row)
+    cols = min(per_row, len(panels))
+    fig = Figure(figsize=(3.2 * cols, 2.6 * rows))
+    for i, run in enumerate(panels):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        best = run.best
+        values = []
+        for t in run.arch_trials:
+            if t.curve and t is not best:
+                ax.plot(range(1, len(t.curve) + 1), t.curve, color=colors[run.strategy], lw=0.7, alpha=0.25)
+                values += t.curve
+        if best is not None and best.curve:
+            ax.plot(range(1, len(best.curve) + 1), best.curve, color="black", lw=1.8, label=f"selected (#{best.number})")
+            values += best.curve
+        good = [v for v in values if v > 0 and math.isfinite(v)]
+        if good:
+            ax.set_yscale("log")
+            ax.set_ylim(min(good) * 0.95, float(np.percentile(good, 95)) * 1.05)
+        ax.set_title(f"{run.strategy} (seed {run.seed}, {run.n_archs} architectures)", fontsize=8)
+        ax.set_xlabel("epoch", fontsize=7)
+        ax.tick_params(labelsize=7)
+        ax.grid(True, alpha=0.3)
+        if best is not None and best.curve:
+            ax.legend(fontsize=6)
+    fig.suptitle("Learning curves: validation MSE after each epoch", fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
 def make_plots(data: RaceData, out: str, stats: RaceStats | None = None) -> dict[str, str]:
     """Every figure of the report; returns name -> PNG path (figures without data are skipped)."""
     o = Path(out)
@@ -317,6 +357,7 @@ def make_plots(data: RaceData, out: str, stats: RaceStats | None = None) -> dict
         "best_vs_trials": plot_best_vs_trials(data, o / "best_vs_trials.png", colors),
         "best_vs_cpu": plot_best_vs_cpu(data, o / "best_vs_cpu.png", colors),
         "pareto": plot_pareto(data, o / "pareto.png", colors),
+        "learning_curves": plot_learning_curves(data, o / "learning_curves.png", colors),
     }
     for run in data.runs:
         if run.darts is not None:

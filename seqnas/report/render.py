@@ -24,9 +24,14 @@ FIGURE_TITLES = {
     "best_vs_trials": "Best-so-far validation MSE vs architecture trials",
     "best_vs_cpu": "Best-so-far validation MSE vs CPU-seconds",
     "pareto": "Validation MSE vs parameters of every evaluated architecture",
+    "learning_curves": "Learning curves (validation MSE per epoch) of one run per strategy, the selection in bold",
 }
 
 METHOD_NOTES = [
+    "**Trials, Architectures, Full fidelity**: a multi-fidelity strategy (hyperband, bohb, asha-evolution) trains an "
+    "architecture in rungs of epochs, each rung one trial: Trials counts rung runs, Architectures the distinct "
+    "architectures started, Full fidelity those trained to the full --max-epochs; every rung's epochs are charged to "
+    "the CPU budget. Its selection is the best architecture at the highest rung reached.",
     "**Retrained Test MSE**: what a user gets. After its search each run's selected architecture (the best by the search "
     "objective, or with a larger `--final-top` the best of its top candidates by mean retrained validation MSE) is "
     "trained again from scratch with fresh seeds (`--final-repeats`, outside the search budget); its test MSE is the "

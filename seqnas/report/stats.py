@@ -186,6 +186,8 @@ class StrategySummary:
     unfinished: int  # runs that have not reached their budget
     errors: list[str]
     failed_jobs: list[str] = field(default_factory=list)  # "<kind>: <error>" of failed one-shot trials
+    archs: int = 0  # distinct architectures started, all runs (multi-fidelity: fewer than trials)
+    full: int = 0  # of them, trained to the full fidelity (multi-fidelity: reached the top rung)
     rank: int | None = None
     mean_rank: float | None = None  # mean per-seed rank over the seeds every strategy has a score for
     p_vs_baseline: float | None = None  # one-sided Wilcoxon: this strategy's scores < random search's, paired by seed
@@ -245,6 +247,7 @@ def summarize(data: RaceData, baseline: str = "random", alpha: float = ALPHA) ->
 
 def summarize_race(data: RaceData, baseline: str = "random", alpha: float = ALPHA) -> tuple[list[StrategySummary], RaceStats]:
     out: list[StrategySummary] = []
+    max_epochs = data.settings.train.max_epochs if data.settings is not None else None
     retrained = data.final_repeats > 0 or any(r.final is not None for r in data.runs)
     for strategy in data.strategies:
         runs = data.runs_of(strategy)
@@ -256,6 +259,7 @@ def summarize_race(data: RaceData, baseline: str = "random", alpha: float = ALPH
             cpu=[r.cpu_seconds for r in runs if r.records], strategy_cpu=[r.strategy_cpu_seconds for r in runs if r.records],
             retrain_cpu=[r.final.cpu_seconds for r in runs if r.final is not None], trials=sum(r.n_trials for r in runs),
             failed=sum(r.n_failed for r in runs), running=sum(r.n_running for r in runs),
+            archs=sum(r.n_archs for r in runs), full=sum(r.n_full(max_epochs) for r in runs),
             unfinished=sum(not r.done for r in runs), errors=[r.error for r in runs if r.error],
             failed_jobs=[f"{j.kind}: {j.error}" for r in runs for j in r.failed_jobs], darts=darts_summary(runs),
         ))

@@ -15,9 +15,11 @@ from seqnas.report.stats import StrategySummary, mean_std
 # selected architecture retrained, on the test split. Rows: strategies best first, then the
 # reference rows ("baseline: ...").
 DISPLAY_COLUMNS = ["Strategy", "Retrained Test MSE", "Retrained Val MSE", "Best Validation MSE", "Key Finding",
-                   "CPU-s per run", "Strategy CPU-s", "Retrain CPU-s", "Trials", "Failed", "Seeds"]
+                   "CPU-s per run", "Strategy CPU-s", "Retrain CPU-s", "Trials", "Architectures", "Full fidelity", "Failed",
+                   "Seeds"]
 # The terminal shows the essentials (report.md / results.csv have every column).
-PRINT_COLUMNS = ["Strategy", "Retrained Test MSE", "Best Validation MSE", "Key Finding", "CPU-s per run", "Trials"]
+PRINT_COLUMNS = ["Strategy", "Retrained Test MSE", "Best Validation MSE", "Key Finding", "CPU-s per run", "Trials",
+                 "Architectures", "Full fidelity"]
 BASELINE_NOTES = {
     baselines.label(baselines.PERSISTENCE): "reference, not a strategy: the last observed value repeated",
     baselines.label(baselines.LINEAR): "reference, not a strategy: ridge regression on the input window, penalty chosen "
@@ -59,6 +61,8 @@ def result_table(summaries: list[StrategySummary], references: list[BaselineResu
             "Strategy CPU-s": _pm(om, os_, len(s.strategy_cpu), digits=2),
             "Retrain CPU-s": _pm(rm, rs, len(s.retrain_cpu), digits=3),
             "Trials": s.trials,
+            "Architectures": s.archs,
+            "Full fidelity": s.full,
             "Failed": s.failed,
             "Seeds": f"{len(s.scores)}/{s.planned}",
             "kind": "strategy", "retrained": s.retrained, "rank": s.rank, "mean_rank": _num(s.mean_rank),
@@ -84,7 +88,7 @@ def result_table(summaries: list[StrategySummary], references: list[BaselineResu
             "Retrained Val MSE": _pm(vm, vs, len(val)) if b.trainings else f"{vm:.4g}", "Best Validation MSE": "-",
             "Key Finding": BASELINE_NOTES.get(b.name, "reference, not a strategy"), "CPU-s per run": "-",
             "Strategy CPU-s": "-", "Retrain CPU-s": f"{b.cpu_seconds / max(len(seeds), 1):.3g}" if b.trainings else "-",
-            "Trials": b.trainings or None, "Failed": None, "Seeds": f"{len(test)}",
+            "Trials": b.trainings or None, "Architectures": None, "Full fidelity": None, "Failed": None, "Seeds": f"{len(test)}",
             "kind": "baseline", "retrained": bool(b.trainings), "test_mse_mean": _num(tm), "test_mse_std": _num(ts),
             "test_mse_per_seed": test, "retrained_val_mean": _num(vm), "retrained_val_per_seed": val, "seeds": seeds,
             "best_val_per_seed": [],
