@@ -33,6 +33,13 @@ def render_study(result: Any, top: int = 10, console: Console | None = None) -> 
               f"seed={s.seed}  objectives={','.join(s.objectives)}")
     budget = ", ".join(f"{k}={v}" for k, v in s.budget.to_json().items() if v is not None)
     con.print(f"trials: {n_done} complete, {n_failed} failed, {n_running} running  (budget {budget})")
+    rungs = sorted({r.info["rung_epochs"] for r in recs if r.info.get("rung_epochs") is not None})
+    if rungs:
+        archs = {r.arch.key for r in recs if r.arch is not None}
+        top_rung = {r.arch.key for r in recs if r.arch is not None and r.info.get("rung_epochs") == s.train.max_epochs}
+        con.print(f"multi-fidelity: rungs of {', '.join(map(str, rungs))} epochs; {len(archs)} architectures started, "
+                  f"{len(top_rung)} trained to the full {s.train.max_epochs} epochs; the selection is the best at the "
+                  "highest rung reached")
     best = result.best_trial
     if best is None:
         con.print("no completed trial yet")
