@@ -135,6 +135,8 @@ class Runner:
             c0 = time.thread_time()
             proposal = self.strategy.ask()
             self._strategy_cpu += time.thread_time() - c0
+            for n in self.strategy.released():  # architectures the scheduler stopped: their state is not needed
+                self.checkpoints.drop(n)
             if proposal is WAIT:
                 if not self.in_flight:
                     raise RuntimeError(f"strategy {self.strategy.name!r} waits with no trial running")

@@ -56,12 +56,14 @@ def test_brackets_match_the_hyperband_paper_for_r27_and_r81_eta3():
     assert rung_epochs(3, 30, 3) == [3, 10, 30]
 
 
-def _run_schedule(name: str, n: int, space, **options) -> list[TrialRecord]:
+def _run_schedule(name: str, n: int, space, released: list[int] | None = None, **options) -> list[TrialRecord]:
     """Drive a scheduler with made-up results (better with more epochs, fixed per architecture), one at a time."""
     s = make_strategy(name, space, seed=0, options=options, max_epochs=27)
     records: list[TrialRecord] = []
     for i in range(n):
         p = s.ask()
+        if released is not None:
+            released += s.released()
         assert p is not None and p is not WAIT
         score = (hash(p.arch.key) % 97) / 97 + 1.0 / p.info["rung_epochs"]
         r = TrialRecord(number=i, state=TrialState.COMPLETE, arch=p.arch, values={"val_mse": score}, info=p.info)
@@ -72,7 +74,8 @@ def _run_schedule(name: str, n: int, space, **options) -> list[TrialRecord]:
 
 def test_hyperband_runs_its_brackets_rung_by_rung_and_promotes_the_best_third():
     space = space_from_dict(TINY_MACRO | {"params": [{"name": "x", "type": "int", "low": 0, "high": 10_000}]})
-    recs = _run_schedule("hyperband", 40 + 17 + 8 + 4, space, min_epochs=1, eta=3)
+    released: list[int] = []
+    recs = _run_schedule("hyperband", 40 + 17 + 8 + 4, space, released, min_epochs=1, eta=3)
     by = lambda b, k: [r for r in recs if r.info["bracket"] == b and r.info["rung"] == k]  # noqa: E731
     assert [len(by(0, k)) for k in range(4)] == [27, 9, 3, 1]
     assert [len(by(1, k)) for k in range(1, 4)] == [12, 4, 1]
@@ -82,6 +85,10 @@ def test_hyperband_runs_its_brackets_rung_by_rung_and_promotes_the_best_third():
         kept = [r.arch.key for r in below[: len(by(b, k))]]
         assert [r.arch.key for r in by(b, k)] == kept  # the best of the rung below, best first
         assert all(r.info["parent"] == next(x.number for x in below if x.arch.key == r.arch.key) for r in by(b, k))
+    # Once a rung is decided, the architectures it stopped are released (their checkpoints can go).
+    parents = {r.info["parent"] for r in recs}
+    decided = [r.number for b, k in ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2)) for r in by(b, k)]
+    assert sorted(released) == sorted(n for n in decided if n not in parents)
 
 
 def test_asha_promotes_without_waiting_for_a_rung_to_fill():

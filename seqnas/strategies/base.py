@@ -90,6 +90,11 @@ class Strategy:
         scheduler's promotion, ``strategies/multifidelity.py``). Default: ignored (the strategy
         learned from the first result)."""
 
+    def released(self) -> list[int]:
+        """Trials whose saved training state will never be continued (a multi-fidelity scheduler's
+        stopped architectures), since the last call; the runner deletes their checkpoints."""
+        return []
+
     def replay(self, records: Sequence[TrialRecord]) -> dict[int, Proposal]:
         """Re-run the stored sequence of asks and tells.
 

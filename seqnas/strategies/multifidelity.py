@@ -143,6 +143,7 @@ class MultiFidelity(Strategy):
         self.brackets: list[_Bracket] = []
         self.archs: dict[str, Arch] = {}
         self.exhausted = False  # the inner strategy has nothing more to propose
+        self._released: list[int] = []  # trials of architectures a synchronous bracket stopped
 
     # -- proposals -----------------------------------------------------------------------------------
     def _job(self, b: _Bracket, i: int, key: str, parent: int | None, extra: dict[str, Any]) -> Proposal:
@@ -188,6 +189,7 @@ class MultiFidelity(Strategy):
                 # A bracket cut short (the space ran out) still trains its best to the top rung.
                 keep = b.plan[i][0] if full else max(1, len(b.asked[i - 1]) // self.eta)
                 b.queue[i] = [k for k in b.ranked(i - 1) if math.isfinite(b.results[i - 1][k][0])][:keep]
+                self._released += [n for k, (_, n) in b.results[i - 1].items() if k not in b.queue[i]]
             if b.queue[i]:
                 return self._promote(b, i)
         return None
@@ -224,6 +226,10 @@ class MultiFidelity(Strategy):
             self.n_asked += 1
         if out is None and any(not self._finished(b) for b in self.brackets):
             return WAIT  # promotions may still come from trials in flight
+        return out
+
+    def released(self) -> list[int]:
+        out, self._released = self._released, []
         return out
 
     def _finished(self, b: _Bracket) -> bool:
