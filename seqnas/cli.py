@@ -1,4 +1,4 @@
-"""The command line: `seqnas search | resume | show | export` (and the race commands)."""
+"""The command line: `seqnas search | resume | show | export | predict` (and the race commands)."""
 
 from __future__ import annotations
 
@@ -221,6 +221,60 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_predict(args: argparse.Namespace) -> int:
+    from seqnas.forecast import load_model
+
+    model = load_model(args.model)
+    data = args.csv  # None: the data the model was trained on
+    source = args.csv or "the training data"
+    to_stdout = args.out is None or args.out == "-"
+    if args.backtest:
+        bt = model.backtest(data)
+        _write_csv(bt.forecasts, args.out)
+        note = sys.stderr if to_stdout else sys.stdout
+        where = "" if to_stdout else f" written to {args.out}"
+        print(f"backtest of {source}: {bt.windows} windows x {model.horizon} step(s) of {model.target!r}{where}", file=note)
+        _print_errors(bt.errors, model, note)
+        return 0
+    fc = model.predict(data)
+    _write_csv(fc, args.out)
+    if not to_stdout:
+        print(f"forecast of the {model.horizon} step(s) of {model.target!r} after the last row of {source}, "
+              f"written to {args.out}:")
+        print(fc.to_string(index=False))
+    return 0
+
+
+def _write_csv(frame: Any, out: str | None) -> None:
+    from pathlib import Path
+
+    if out is None or out == "-":
+        frame.to_csv(sys.stdout, index=False)
+        return
+    p = Path(out)
+    if p.is_dir():
+        raise ConfigError(f"--out {out!r} is a directory; give a file name such as {str(p / 'forecasts.csv')!r}")
+    try:
+        frame.to_csv(p, index=False)
+    except OSError as e:
+        raise UserError(f"cannot write {out!r}: {e.strerror}") from None
+
+
+def _print_errors(table: Any, model: Any, file: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"errors in the units of {model.target}", title_justify="left")
+    for c in table.columns:
+        t.add_column(str(c), justify="right")
+    for _, row in table.iterrows():
+        t.add_row(*[v if isinstance(v, str) else f"{v:.4g}" for v in row.tolist()])
+    con = Console(file=file, width=160)
+    con.print(t)
+    naive = "" if model.naive_mae is None else f" ({model.naive_mae:.4g})"
+    con.print(f"sMAPE, MAPE in %; MASE: MAE / the in-sample naive forecast's MAE{naive}, < 1 beats repeating the last value")
+
+
 def _print_summary(result: Any) -> None:
     from seqnas.show import render_study
 
@@ -263,7 +317,8 @@ def _add_search(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seconds", type=_positive_float("--seconds"), help="wall-clock seconds")
     g.add_argument("--cpu-seconds", type=_positive_float("--cpu-seconds"), help="CPU-seconds of evaluation")
     p.add_argument("--seed", type=_nonneg("--seed"), default=0)
-    p.add_argument("--objectives", default=None, help="comma-separated, minimised: val_mse (default), params, latency")
+    p.add_argument("--objectives", default=None, help="comma-separated, minimised: val_mse (default), params, latency, or "
+                   "an error in the data's own units on validation: val_mae, val_rmse, val_smape, val_mape, val_mase")
     p.add_argument("--max-params", type=_positive_int("--max-params"), help="larger models fail without training")
     add_final_args(p, default=3)
     add_training_args(p)
@@ -295,6 +350,19 @@ def _add_show(p: argparse.ArgumentParser) -> None:
 def _add_export(p: argparse.ArgumentParser) -> None:
     add_db_args(p)
     p.add_argument("--out", required=True, help="directory to write arch.json, model.pt and README.md")
+
+
+@command("predict", "forecast with an exported model, or backtest it over a file", """examples:
+  seqnas predict --model best/ --csv new.csv                       # the horizon after the last row, as CSV
+  seqnas predict --model best/ --csv new.csv --out forecasts.csv
+  seqnas predict --model best/ --csv new.csv --backtest --out backtest.csv   # every window beside the truth
+  seqnas predict --model best/ --backtest                          # over the data the model was trained on""")
+def _add_predict(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, help="a directory written by `seqnas export --out`")
+    p.add_argument("--csv", help="the data: a CSV file with the model's columns (default: the data it was trained on)")
+    p.add_argument("--out", help="CSV file to write (default: standard output)")
+    p.add_argument("--backtest", action="store_true",
+                   help="slide over the file: forecast every window, beside the truth, with MAE, RMSE, sMAPE, MAPE, MASE")
 
 
 # -- the strategy race (seqnas/compare.py, seqnas/report/) ------------------------------------------------

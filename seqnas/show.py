@@ -8,7 +8,12 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from seqnas.evaluation.metrics import MEASURES, SPLITS, unit_table
 from seqnas.trial import TrialState, best_first
+
+# The error measures in the data's own units: shown in their own table, not on the metrics line.
+UNIT_KEYS = {f"{split}_{m}{suffix}" for split in SPLITS for m in MEASURES for suffix in ("", "_per_step")}
+MAX_STEPS_SHOWN = 12
 
 
 def _fmt(v: Any) -> str:
@@ -46,8 +51,9 @@ def render_study(result: Any, top: int = 10, console: Console | None = None) -> 
     else:
         con.print(f"[bold]best[/bold] trial #{best.number}: {s.objectives[0]} = {_fmt(best.value)}")
         con.print(f"  architecture: {_arch(best.arch)}")
-        shown = {k: v for k, v in best.metrics.items() if k != s.objectives[0]}
+        shown = {k: v for k, v in best.metrics.items() if k != s.objectives[0] and k not in UNIT_KEYS}
         con.print("  metrics: " + ", ".join(f"{k}={_fmt(v)}" for k, v in shown.items()))
+        unit_errors_table(best.metrics, s.task, con)
     final = getattr(result, "final", None)
     if final is not None:
         pick = "" if final.number == getattr(best, "number", None) else f" (trial #{final.number}, best of the top candidates)"
@@ -58,8 +64,8 @@ def render_study(result: Any, top: int = 10, console: Console | None = None) -> 
         con.print("  (not retrained: `seqnas show --final-repeats 3` trains it again with fresh seeds, for a less noisy figure)")
     done = (best_first(recs) or sorted((r for r in recs if r.state is TrialState.COMPLETE), key=lambda r: (r.value, r.number)))[:top]
     if done:
-        metric_cols = [m for m in ("val_mse", "test_mse", "params", "latency_ms", "epochs", "train_seconds")
-                       if any(m in r.metrics for r in done)]
+        metric_cols = [m for m in ("val_mse", "test_mse", "val_mae", "test_mae", "test_mase", "params", "latency_ms", "epochs",
+                                   "train_seconds") if any(m in r.metrics for r in done)]
         t = Table(title=f"top {len(done)} trials")
         curves = any(r.curve for r in done)
         for c in ["#", s.objectives[0], *[m for m in metric_cols if m != s.objectives[0]], *(["learning curve"] if curves else []),
@@ -86,6 +92,26 @@ def render_study(result: Any, top: int = 10, console: Console | None = None) -> 
         for r in failed[:top]:
             t.add_row(str(r.number), r.error or "-", _arch(r.arch))
         con.print(t)
+
+
+def unit_errors_table(metrics: dict[str, Any], task: Any, con: Console) -> None:
+    """The trial's errors in the target's own units, validation and test, overall and per horizon step
+    (nothing for a trial stored before they were measured)."""
+    rows = [(label, m, values) for split, label in (("val", "validation"), ("test", "test"))
+            for m, values in unit_table(metrics, split)]
+    if not rows:
+        return
+    steps = max(len(values) for *_, values in rows) - 1
+    shown = min(steps, MAX_STEPS_SHOWN)
+    target = (task.target if task.name == "csv" else task.name) if task is not None else "the target"
+    t = Table(title=f"errors in the units of {target} (best trial)", title_justify="left")
+    for c in ["split", "measure", "all steps", *[f"step {k}" for k in range(1, shown + 1)]]:
+        t.add_column(c, justify="left" if c in ("split", "measure") else "right")
+    for label, m, values in rows:
+        t.add_row(label, m, *[_fmt(v) for v in values[: shown + 1]], *([""] * (shown + 1 - len(values))))
+    con.print(t)
+    con.print("  sMAPE, MAPE in %; MASE: MAE / the in-sample naive forecast's MAE (< 1 beats repeating the last value)"
+              + (f"; steps {shown + 1}-{steps}: result.trials" if shown < steps else ""))
 
 
 def sparkline(curve: list[float], width: int = 16) -> str:

@@ -9,16 +9,25 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import numpy as np
+
 from seqnas.errors import ConfigError
-from seqnas.evaluation.training import Diverged, TrainBudget, latency_ms, seed_everything, train
+from seqnas.evaluation.metrics import UNIT_METRICS, VAL_UNIT_METRICS
+from seqnas.evaluation.training import Diverged, TrainBudget, latency_ms, seed_everything, split_actual, train, unit_errors
 from seqnas.models import build, count_params, learning_rate
 from seqnas.space.base import Arch
 from seqnas.tasks import TaskSpec, load_task
 from seqnas.trial import Result, TrialState
 
-METRICS = ("val_mse", "test_mse", "params", "latency_ms", "train_seconds", "epochs", "best_epoch", "cpu_seconds")
-OBJECTIVES = ("val_mse", "params", "latency_ms")
-OBJECTIVE_ALIASES = {"latency": "latency_ms", "mse": "val_mse", "size": "params"}
+# Every task trial's metrics (and the per-step lists of the error measures; val_mape and test_mape
+# only where that split's actual values hold no 0).
+METRICS = ("val_mse", "test_mse", *(m for m in UNIT_METRICS if not m.endswith("_mape")), "params", "latency_ms", "train_seconds", "epochs", "best_epoch",
+           "cpu_seconds")
+# Minimised. The error measures in the data's own units (seqnas.evaluation.metrics) on validation:
+# the test split's figures are reported, never searched on.
+OBJECTIVES = ("val_mse", *VAL_UNIT_METRICS, "params", "latency_ms")
+OBJECTIVE_ALIASES = {"latency": "latency_ms", "mse": "val_mse", "size": "params",
+                     **{name[len("val_"):]: name for name in VAL_UNIT_METRICS}}
 
 
 def parse_objectives(objectives: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -28,6 +37,10 @@ def parse_objectives(objectives: str | Sequence[str] | None) -> tuple[str, ...]:
     items = [s.strip() for s in objectives.split(",")] if isinstance(objectives, str) else [str(s).strip() for s in objectives]
     out = tuple(OBJECTIVE_ALIASES.get(s, s) for s in items if s)
     unknown = [s for s in out if s not in OBJECTIVES]
+    on_test = [s for s in unknown if s.startswith("test_")]
+    if on_test:
+        raise ConfigError(f"objective(s) {on_test} are measured on the test split, which is reported and never searched "
+                          f"on; use the validation figure ({', '.join('val_' + s[len('test_'):] for s in on_test)})")
     if not out or unknown:
         raise ConfigError(f"unknown objective(s) {unknown or items}; use a comma-separated list of {list(OBJECTIVES)} (or 'latency')")
     if len(set(out)) != len(out):
@@ -50,6 +63,13 @@ class TaskEvaluator:
     budget: TrainBudget = field(default_factory=TrainBudget)
     objectives: tuple[str, ...] = ("val_mse",)
     max_params: int | None = None
+
+    def __post_init__(self) -> None:
+        if "val_mape" in self.objectives:  # refused before any study is written, not trial by trial
+            data = load_task(self.task)
+            if np.any(split_actual(data, "val") == 0):
+                raise ConfigError(f"objective val_mape is undefined on {self.task.label}: the target is 0 in the validation "
+                                  "part; use val_smape or val_mase")
 
     def __call__(self, arch: Arch, seed: int, *, epochs: int | None = None, resume: bytes | None = None) -> Result:
         """Train and measure. Multi-fidelity: ``epochs`` trains to that many epochs in all (from
@@ -81,12 +101,16 @@ class TaskEvaluator:
                             save=epochs is not None)
             curve, checkpoint = trained.pop("curve"), trained.pop("checkpoint", None)
             metrics.update(trained)
+            metrics.update(unit_errors(model, data))
             metrics["latency_ms"] = latency_ms(model, data)
         except Diverged as e:
             return failed(f"diverged: {e}")
         except Exception as e:  # noqa: BLE001 - any error in one trial must not stop the search
             return failed(_describe(e))
         metrics["cpu_seconds"] = time.process_time() - c0
+        missing = [k for k in self.objectives if k not in metrics]
+        if missing:
+            return failed(f"objective(s) {missing} undefined for this trial (val_mape: the target is 0 in the validation part)")
         values = {k: float(metrics[k]) for k in self.objectives}
         return Result(TrialState.COMPLETE, values, metrics, time.perf_counter() - t0, curve=curve,
                       checkpoint=checkpoint).check_finite()
@@ -98,6 +122,7 @@ class TaskEvaluator:
         model = build(arch, self.family, data.n_features, data.horizon)
         metrics = train(model, data, learning_rate(arch, self.family), self.budget, gen)
         metrics.pop("curve")
+        metrics.update(unit_errors(model, data))
         metrics["params"] = count_params(model)
         return model, metrics
 

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from seqnas.errors import ConfigError
+from seqnas.evaluation.metrics import SPLITS, naive_scale, split_errors
 from seqnas.tasks.base import TaskData
 
 
@@ -68,6 +69,56 @@ def mse(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch: int = 512) ->
         for i in range(0, len(X), batch):
             total += float(((model(X[i : i + batch]) - y[i : i + batch]) ** 2).sum())
     return total / float(y.numel())
+
+
+def forecast(model: nn.Module, X: np.ndarray, batch: int = 512) -> np.ndarray:
+    """The model's scaled forecasts (windows, horizon) of scaled input windows (windows, window, features),
+    in eval mode, in batches of ``batch`` windows: what ``mse`` computes, and what ``seqnas predict`` runs."""
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(X), batch):
+            out.append(model(torch.from_numpy(np.ascontiguousarray(X[i : i + batch], dtype=np.float32))).numpy())
+    return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
+
+
+def unscale(y: np.ndarray, mean: float, std: float) -> np.ndarray:
+    """Scaled target values back in the data's own units (float64)."""
+    return np.asarray(y, dtype=np.float64) * float(std) + float(mean)
+
+
+def split_actual(data: TaskData, split: str) -> np.ndarray:
+    """The actual target values (windows, horizon) of a split's windows ("val" or "test"), in the target's units:
+    the series as read (``data.series``), not the scaled targets unscaled (those only when it is missing)."""
+    y = data.y_val if split == "val" else data.y_test
+    start = data.info.get(f"{split}_start")
+    if data.series is None or start is None:
+        return unscale(y, data.mean[0], data.std[0])
+    rows = np.arange(start, start + len(y))[:, None] + data.window + np.arange(data.horizon)[None, :]
+    return np.asarray(data.series, dtype=np.float64)[rows, 0]
+
+
+def split_forecast(model: nn.Module, data: TaskData, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """(forecast, actual) of a split's windows ("val" or "test"), both (windows, horizon) in the target's units."""
+    X = data.X_val if split == "val" else data.X_test
+    return unscale(forecast(model, X), data.mean[0], data.std[0]), split_actual(data, split)
+
+
+def naive_scale_of(data: TaskData) -> float | None:
+    """The in-sample naive forecast's MAE over the rows the training part covers (MASE's denominator)."""
+    if data.series is None or "scaling_rows" not in data.info:
+        return None
+    return naive_scale(np.asarray(data.series)[: data.info["scaling_rows"], 0])
+
+
+def unit_errors(model: nn.Module, data: TaskData) -> dict[str, Any]:
+    """The error measures in the target's own units on validation and test (``seqnas.evaluation.metrics``):
+    ``val_mae``, ``val_mae_per_step``, ..., ``test_mase``."""
+    scale = naive_scale_of(data)
+    out: dict[str, Any] = {}
+    for split in SPLITS:
+        out.update(split_errors(split, *split_forecast(model, data, split), scale))
+    return out
 
 
 def train(model: nn.Module, data: TaskData, lr: float, budget: TrainBudget, gen: torch.Generator, *,

@@ -24,7 +24,7 @@ class Report:
 def race_table(db: str, race: str | None = None) -> pd.DataFrame:
     """The result table of a stored race (one row per strategy, best first, then the reference rows)."""
     data = load_race(db, race)
-    return result_table(summarize(data), data.baselines)
+    return result_table(summarize(data), data.baselines, data.runs)
 
 
 def build_report(db: str, out: str, race: str | None = None) -> Report:
@@ -36,7 +36,7 @@ def build_report(db: str, out: str, race: str | None = None) -> Report:
 
     data = load_race(db, race)
     summaries, stats = summarize_race(data)
-    table = result_table(summaries, data.baselines)
+    table = result_table(summaries, data.baselines, data.runs)
     o = Path(out)
     if o.exists() and not o.is_dir():
         raise ConfigError(f"--out {out!r} is a file; give a directory for the report")

@@ -8,14 +8,15 @@ from typing import Any
 import pandas as pd
 
 from seqnas import baselines
-from seqnas.report.data import BaselineResult
+from seqnas.report.data import BaselineResult, Run
 from seqnas.report.stats import StrategySummary, mean_std
+from seqnas.trial import TrialRecord
 
 # The published columns (Strategy, Best Validation MSE, Key Finding) and what a user gets: the
 # selected architecture retrained, on the test split. Rows: strategies best first, then the
 # reference rows ("baseline: ...").
 DISPLAY_COLUMNS = ["Strategy", "Retrained Test MSE", "Retrained Val MSE", "Best Validation MSE", "Key Finding",
-                   "CPU-s per run", "Strategy CPU-s", "Retrain CPU-s", "Trials", "Architectures", "Full fidelity", "Failed",
+                   "Test MAE", "Test MASE", "CPU-s per run", "Strategy CPU-s", "Retrain CPU-s", "Trials", "Architectures", "Full fidelity", "Failed",
                    "Seeds"]
 # The terminal shows the essentials (report.md / results.csv have every column).
 PRINT_COLUMNS = ["Strategy", "Retrained Test MSE", "Best Validation MSE", "Key Finding", "CPU-s per run", "Trials",
@@ -41,10 +42,37 @@ def _num(x: Any) -> Any:
     return None if x is None or (isinstance(x, float) and not math.isfinite(x)) else x
 
 
-def result_table(summaries: list[StrategySummary], references: list[BaselineResult] | None = None) -> pd.DataFrame:
-    """Display columns (strings) first, then the numbers behind them; one row per strategy, then per reference."""
+def _selected(run: Run) -> TrialRecord | None:
+    """The trial a run selected: its retrained selection, else the search's best."""
+    if run.final is not None:
+        return next((r for r in run.records if r.number == run.final.number), run.best)
+    return run.best
+
+
+def unit_errors(runs: list[Run], strategy: str, measure: str) -> list[float]:
+    """Per run of ``strategy``: the test-split ``measure`` (mae, mase, ...) in the data's own units of the
+    architecture it selected, from its training in the search (runs stored before these were measured: none)."""
+    out = []
+    for run in runs:
+        rec = _selected(run) if run.strategy == strategy else None
+        v = rec.metrics.get(f"test_{measure}") if rec is not None else None
+        if v is not None and math.isfinite(float(v)):
+            out.append(float(v))
+    return out
+
+
+def result_table(summaries: list[StrategySummary], references: list[BaselineResult] | None = None,
+                 runs: list[Run] | None = None) -> pd.DataFrame:
+    """Display columns (strings) first, then the numbers behind them; one row per strategy, then per reference.
+
+    With ``runs``: Test MAE and Test MASE, the selected architecture's errors on the test split in the
+    data's own units (from its training in the search; mean ± std over seeds)."""
     rows = []
     for s in summaries:
+        mae = unit_errors(runs or [], s.strategy, "mae")
+        mase = unit_errors(runs or [], s.strategy, "mase")
+        am, as_ = mean_std(mae)
+        qm, qs = mean_std(mase)
         tm, ts = s.score_mean_std
         vm, vs = s.retrained_val_mean_std
         bm, bs = s.best_mean_std
@@ -57,6 +85,8 @@ def result_table(summaries: list[StrategySummary], references: list[BaselineResu
             "Retrained Val MSE": _pm(vm, vs, len(s.retrained_val)),
             "Best Validation MSE": _pm(bm, bs, len(s.best_vals)),
             "Key Finding": s.finding,
+            "Test MAE": _pm(am, as_, len(mae)),
+            "Test MASE": _pm(qm, qs, len(mase), digits=3),
             "CPU-s per run": _pm(cm, cs, len(s.cpu), digits=3),
             "Strategy CPU-s": _pm(om, os_, len(s.strategy_cpu), digits=2),
             "Retrain CPU-s": _pm(rm, rs, len(s.retrain_cpu), digits=3),
@@ -71,7 +101,8 @@ def result_table(summaries: list[StrategySummary], references: list[BaselineResu
             "retrained_val_mean": _num(vm), "retrained_val_per_seed": s.retrained_val,
             "best_val_mean": _num(bm), "best_val_std": _num(bs), "best_val_per_seed": s.best_vals,
             "cpu_seconds_mean": _num(cm), "cpu_seconds_std": _num(cs), "strategy_cpu_mean": _num(om),
-            "retrain_cpu_mean": _num(rm), "seeds": s.seeds,
+            "retrain_cpu_mean": _num(rm), "test_mae_mean": _num(am), "test_mae_std": _num(as_), "test_mase_mean": _num(qm),
+            "seeds": s.seeds,
             "p_vs_random": _num(s.p_vs_baseline), "p_holm": _num(s.p_holm), "p_worse_than_random": _num(s.p_worse),
             "p_holm_worse": _num(s.p_holm_worse), "verdict": s.verdict,
             "vs_best_baseline": _num(s.vs_baseline[1]) if s.vs_baseline else None, "cv": _num(s.cv), "running": s.running,
@@ -86,7 +117,8 @@ def result_table(summaries: list[StrategySummary], references: list[BaselineResu
         rows.append({
             "Strategy": b.name, "Retrained Test MSE": _pm(tm, ts, len(test)) if b.trainings else f"{tm:.4g}",
             "Retrained Val MSE": _pm(vm, vs, len(val)) if b.trainings else f"{vm:.4g}", "Best Validation MSE": "-",
-            "Key Finding": BASELINE_NOTES.get(b.name, "reference, not a strategy"), "CPU-s per run": "-",
+            "Key Finding": BASELINE_NOTES.get(b.name, "reference, not a strategy"), "Test MAE": "-", "Test MASE": "-",
+            "CPU-s per run": "-",
             "Strategy CPU-s": "-", "Retrain CPU-s": f"{b.cpu_seconds / max(len(seeds), 1):.3g}" if b.trainings else "-",
             "Trials": b.trainings or None, "Architectures": None, "Full fidelity": None, "Failed": None, "Seeds": f"{len(test)}",
             "kind": "baseline", "retrained": bool(b.trainings), "test_mse_mean": _num(tm), "test_mse_std": _num(ts),

@@ -47,7 +47,12 @@ class TaskSpec:
 
 @dataclass
 class TaskData:
-    """Windows ready for training: X is (n, window, features), y is (n, horizon), scaled."""
+    """Windows ready for training: X is (n, window, features), y is (n, horizon), scaled.
+
+    Window ``i`` of the whole series reads rows ``i .. i + window - 1`` and forecasts the target
+    (column 0) at rows ``i + window .. i + window + horizon - 1``; the validation windows start at
+    ``info["val_start"]``, the test windows at ``info["test_start"]`` (window indices).
+    """
 
     name: str
     X_train: np.ndarray
@@ -61,6 +66,9 @@ class TaskData:
     mean: np.ndarray  # per column, fitted on the training part only
     std: np.ndarray
     info: dict[str, Any] = field(default_factory=dict)
+    # The series as read, unscaled (time, columns), target first: the truth of the error measures in
+    # the data's own units (None for a TaskData built by hand: they are then unscaled from y).
+    series: np.ndarray | None = None
 
     @property
     def n_features(self) -> int:
@@ -143,5 +151,6 @@ def make_windows(
         X_train=X[:n_train], y_train=y[:n_train], X_val=X[a:a + n_val], y_val=y[a:a + n_val], X_test=X[b:], y_test=y[b:],
         columns=columns, target=columns[target_index], mean=mean, std=std,
         info={"rows": len(values), "windows": n, "train": n_train, "val": n_val, "test": n_test, "gap": gap,
-              "window": window, "horizon": horizon, "scaling_rows": train_end},
+              "window": window, "horizon": horizon, "scaling_rows": train_end, "val_start": a, "test_start": b},
+        series=values,
     )
