@@ -5,24 +5,26 @@ from __future__ import annotations
 import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
-import pandas as pd
 
 from seqnas.errors import ConfigError
-from seqnas.evaluation import TrainBudget, parse_objectives
-from seqnas.execution import Executor, make_executor
+from seqnas.evaluation.budget import TrainBudget
 from seqnas.final import DEFAULT_TOP, Final, check_final, load_final, run_final, stored_final_settings
 from seqnas.pareto import pareto_mask
-from seqnas.progress import RichProgress
-from seqnas.runner import NoProgress, Runner
 from seqnas.space import Arch, SearchSpace, get_space
 from seqnas.storage import Storage, StudyRow
-from seqnas.strategies import default_trials, make_strategy
 from seqnas.study import Budget, StudySettings, make_evaluator, open_study
 from seqnas.tasks import load_task, task_spec
 from seqnas.trial import TrialRecord, TrialState, best_first
+
+# What `load` and `seqnas show` do not need is imported where it is used: torch (the evaluators, via
+# the executors and strategies), optuna (the strategies), pandas (the DataFrames), the progress bar.
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from seqnas.execution import Executor
 
 
 @dataclass
@@ -76,6 +78,8 @@ class SearchResult:
             row.update(r.metrics)
             row.update(r.values)
             rows.append(row)
+        import pandas as pd
+
         cols = ["number", "state", "kind", "value", "arch", "arch_hash", "error", "duration", "curve", "rung", "rung_epochs"]
         return pd.DataFrame(rows, columns=cols + sorted({k for row in rows for k in row} - set(cols)))
 
@@ -105,6 +109,9 @@ def _result(storage: Storage, row: StudyRow) -> SearchResult:
 def _progress(progress: bool | None, label: str) -> Any:
     import sys
 
+    from seqnas.progress import RichProgress
+    from seqnas.runner import NoProgress
+
     show = sys.stderr.isatty() if progress is None else progress
     return RichProgress(label) if show else NoProgress()
 
@@ -122,6 +129,8 @@ def _check_picklable(objective: Callable[..., Any] | None, ex: Executor) -> None
 def _executor(executor: str | Executor | None, workers: int | None, trial_timeout: float | None, ray_address: str | None,
               options: dict[str, Any] | None, objective: Callable[..., Any] | None) -> tuple[Executor, bool]:
     """The executor to run on, and whether this call owns it (and shuts it down): a given instance is the caller's."""
+    from seqnas.execution import Executor, make_executor
+
     if isinstance(executor, Executor):
         if trial_timeout is not None or ray_address is not None or options:
             raise ConfigError("give trial_timeout, ray_address and executor_options to the executor you pass, not here")
@@ -182,6 +191,10 @@ def search(
     architecture is then retrained ``final_repeats`` times with fresh seeds (``final_top`` > 1:
     the best of that many candidates by mean retrained validation MSE), in ``result.final``.
     """
+    from seqnas.evaluation.evaluator import parse_objectives
+    from seqnas.runner import Runner
+    from seqnas.strategies import default_trials, make_strategy
+
     sp = get_space(space)
     if objective is not None:
         if task is not None or csv is not None:
@@ -226,6 +239,10 @@ def resume(study: str, db: str, *, workers: int | None = 1, executor: str | Exec
     ``trial_timeout`` None keeps the limit the study was searched with; the best architecture is
     retrained as the study's search asked (its stored ``final_repeats``).
     """
+    from seqnas.execution import Executor
+    from seqnas.runner import Runner
+    from seqnas.strategies import make_strategy
+
     storage = Storage(db, create=False)
     try:
         row = storage.get_study(study)

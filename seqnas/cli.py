@@ -10,7 +10,9 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from seqnas.errors import ConfigError, UserError
-from seqnas.final import DEFAULT_TOP
+
+# Only argparse and seqnas.errors at the top: `seqnas --help` and `seqnas show` must start fast,
+# so each command imports what it needs (torch only for the commands that train).
 
 
 class _Parser(argparse.ArgumentParser):
@@ -169,6 +171,7 @@ def _workers(args: argparse.Namespace) -> int | None:
 # -- commands --------------------------------------------------------------------------------------
 def cmd_search(args: argparse.Namespace) -> int:
     from seqnas.api import search
+    from seqnas.final import DEFAULT_TOP
 
     trials = args.trials  # None with no budget at all: the strategy's default (api.search)
     result = search(
@@ -198,6 +201,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     from seqnas.api import load, retrain
+    from seqnas.final import DEFAULT_TOP
     from seqnas.show import render_study
 
     if args.final_repeats:
@@ -380,6 +384,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def _run_compare(args: argparse.Namespace) -> Any:
     from seqnas.compare import compare, resume_race
+    from seqnas.final import DEFAULT_TOP
 
     if args.resume:
         given = [f"--{k.replace('_', '-')}" for k in ("task", "csv", "space", "strategies", "seeds", "option", "max_params",

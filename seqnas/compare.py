@@ -12,23 +12,26 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from seqnas import baselines
 from seqnas.errors import ConfigError, StudyError
-from seqnas.evaluation import TaskEvaluator, TrainBudget
+from seqnas.evaluation.budget import TrainBudget
 from seqnas.execution.base import check_trial_timeout
 from seqnas.execution.pool import PoolExecutor
 from seqnas.final import DEFAULT_TOP, check_final, final_seeds, run_final, train_each
-from seqnas.runner import Runner
 from seqnas.space import SearchSpace, get_space
 from seqnas.storage import Storage, StudyRow
-from seqnas.strategies import STRATEGIES, make_strategy
 from seqnas.study import Budget, StudySettings, make_evaluator, open_study
 from seqnas.tasks import TaskSpec, load_task, task_spec
 from seqnas.trial import Proposal, Result, TrialState
+
+# The runner, the strategies (optuna) and the evaluators (torch) are imported where a race runs:
+# `seqnas report` reads a race through this module and trains nothing.
+if TYPE_CHECKING:
+    from seqnas.runner import Runner
 
 RACE_KEY = "race:"  # meta-table key prefix of a race's record
 BASELINES_KEY = "race-baselines:"  # + race name: the deterministic baselines (persistence, linear)
@@ -93,6 +96,8 @@ class RaceSpec:
 
 def resolve_strategies(strategies: str | Sequence[str]) -> tuple[str, ...]:
     """``"all"`` = every registered strategy now (random first: it is the baseline), or a checked list."""
+    from seqnas.strategies import STRATEGIES
+
     names = [s.strip() for s in strategies.split(",")] if isinstance(strategies, str) else [str(s).strip() for s in strategies]
     names = [s for s in names if s]
     if names == ["all"]:
@@ -248,6 +253,9 @@ class _Job:
 
 
 def _run_job(storage: Storage, executor: _LaneExecutor, spec: RaceSpec, job: _Job, progress: RaceProgress) -> None:
+    from seqnas.runner import Runner
+    from seqnas.strategies import make_strategy
+
     if job.row is None:
         _run_lstm_baseline(storage, executor, spec, job.seed, progress)
         return
@@ -277,6 +285,8 @@ def _run_job(storage: Storage, executor: _LaneExecutor, spec: RaceSpec, job: _Jo
 
 def _run_lstm_baseline(storage: Storage, executor: _LaneExecutor, spec: RaceSpec, seed: int, progress: RaceProgress) -> None:
     """Train the default LSTM with race seed ``seed``'s retraining seeds; each result is stored as it arrives."""
+    from seqnas.evaluation.evaluator import TaskEvaluator
+
     key = f"{LSTM_KEY}{spec.name}/seed{seed}"
     runs: dict[str, Any] = dict(storage.get_meta(key) or {})
     evaluator = TaskEvaluator(spec.settings.task, "rnn-macro", spec.settings.train)  # type: ignore[arg-type]
@@ -428,6 +438,8 @@ def compare(
     retrained figures. ``charge_strategy=False`` leaves the strategies' own CPU time out of a
     ``cpu_seconds`` budget.
     """
+    from seqnas.strategies import STRATEGIES, make_strategy
+
     if db is None and out is None:
         raise ConfigError("give db= (the race's SQLite file) or out= (the report directory; the race is stored in <out>/race.db)")
     if not isinstance(race, str) or not race.strip() or "/" in race:

@@ -7,8 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
 from seqnas.errors import ConfigError, StudyError
-from seqnas.evaluation import ObjectiveEvaluator, TaskEvaluator, TrainBudget
-from seqnas.models import check_space, families
+from seqnas.evaluation.budget import TrainBudget
 from seqnas.space.base import SearchSpace
 from seqnas.storage import Storage, StudyRow
 from seqnas.tasks import TaskSpec
@@ -85,6 +84,10 @@ class StudySettings:
 
 
 def make_evaluator(space: SearchSpace, settings: StudySettings, objective: Callable[..., Any] | None = None) -> Any:
+    # Imported here, not at the top: they import torch, and reading a study's settings (`seqnas show`) must not.
+    from seqnas.evaluation.evaluator import ObjectiveEvaluator, TaskEvaluator
+    from seqnas.models import check_space, families
+
     if settings.task is None:
         if objective is None:
             raise StudyError("this study evaluates a Python objective function; resume it from Python with the same objective=")

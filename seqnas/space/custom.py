@@ -6,8 +6,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from seqnas.errors import SpaceError
 from seqnas.space.base import SearchSpace
 
@@ -43,6 +41,8 @@ def space_from_dict(data: Any) -> SearchSpace:
 
 def space_from_file(path: str | Path) -> SearchSpace:
     """Read a space from a .yaml/.yml or .json file."""
+    import yaml  # here, not at the top: `seqnas show` reads spaces from the database, never from files
+
     p = Path(path)
     if not p.is_file():
         raise SpaceError(f"space file {str(p)!r} does not exist")

@@ -8,7 +8,6 @@ from pathlib import Path
 from seqnas.errors import TaskError
 from seqnas.tasks.base import TaskData, TaskSpec, make_windows
 from seqnas.tasks.builtin import BUILTIN_TASKS
-from seqnas.tasks.csv import load_csv
 
 DEFAULT_TASK = "sunspots"
 
@@ -46,6 +45,8 @@ def load_task(spec: TaskSpec) -> TaskData:
 @lru_cache(maxsize=8)
 def _load(spec: TaskSpec, _mtime: int) -> TaskData:
     if spec.name == "csv":
+        from seqnas.tasks.csv import load_csv  # pandas: imported only when a CSV task is loaded
+
         values, columns = load_csv(spec.csv or "", spec.target, spec.features, spec.time_column)
         window, horizon = spec.window or 24, spec.horizon or 1
         name = spec.label
