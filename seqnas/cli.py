@@ -436,6 +436,20 @@ def _print_race(table: Any, files: dict[str, str], errors: dict[str, str]) -> in
     return 1 if errors else 0
 
 
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from seqnas.dashboard import run as run_dashboard
+
+    return run_dashboard(args)  # serves until Ctrl-C
+
+
+@command("dashboard", "live optuna-dashboard of every study in a database (read-only, on 127.0.0.1)", """examples:
+  seqnas dashboard --db runs.db
+  seqnas dashboard --db report/race.db --port 8081""")
+def _add_dashboard(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", required=True, help="the seqnas SQLite file (read only)")
+    p.add_argument("--port", type=_nonneg("--port"), default=8080, help="port on 127.0.0.1 (default 8080; 0: any free port)")
+
+
 @command("compare", "race search strategies on one task: same space, budget and seeds; write the report", """examples:
   seqnas compare --task sunspots --space rnn-macro --strategies all --trials 30 --seeds 3 --out report/
   seqnas compare --task sunspots --strategies evolution,rl,darts --cpu-seconds 120 --seeds 5 --out race/
