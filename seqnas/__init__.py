@@ -7,10 +7,11 @@ train nothing (`seqnas --help`, `seqnas show`) do not import torch, optuna or pa
 
 from __future__ import annotations
 
-import importlib
 import sys
 import types
 from typing import TYPE_CHECKING, Any
+
+from seqnas._lazy import lazy_names
 
 if TYPE_CHECKING:
     from seqnas.api import SearchResult, load, resume, search
@@ -37,22 +38,7 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
-        globals()[name] = value
-        return value
-    if not name.startswith("_"):  # a submodule not imported yet: seqnas.space, seqnas.tasks, ...
-        try:
-            return importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as e:
-            if e.name != f"{__name__}.{name}":
-                raise
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_names(__name__, _WHERE, globals(), __all__)
 
 
 class _Package(types.ModuleType):

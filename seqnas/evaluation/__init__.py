@@ -6,8 +6,9 @@ The names below are loaded on first use (PEP 562): ``seqnas.evaluation.metrics``
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from seqnas._lazy import lazy_names
 
 if TYPE_CHECKING:
     from seqnas.evaluation.budget import TrainBudget
@@ -25,23 +26,6 @@ _WHERE = {
     "parse_objectives": "evaluator", "trial_seed": "evaluator", "TrainBudget": "budget",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
-        globals()[name] = value
-        return value
-    if not name.startswith("_"):  # a submodule not imported yet (seqnas.evaluation.training, ...)
-        try:
-            return importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as e:
-            if e.name != f"{__name__}.{name}":
-                raise
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
-
-
 __all__ = ["METRICS", "OBJECTIVES", "ObjectiveEvaluator", "TaskEvaluator", "TrainBudget", "parse_objectives", "trial_seed"]
+
+__getattr__, __dir__ = lazy_names(__name__, _WHERE, globals(), __all__)
