@@ -58,6 +58,18 @@ def run(args: list[str], timeout: float = 240, **kwargs) -> subprocess.Completed
     return subprocess.run([*SEQNAS, *args], capture_output=True, text=True, timeout=timeout, env=env(), **kwargs)
 
 
+def search_demo(d: Path, trials: int, seed: int, *extra: str) -> tuple[Path, Path, Path, subprocess.CompletedProcess[str]]:
+    """A CLI random search of the tiny space on a CSV task written into ``d``: study 'demo' in d/runs.db.
+    Returns (csv, space file, database, the finished process)."""
+    csv = write_series_csv(d / "data.csv")
+    space = d / "tiny.yaml"
+    space.write_text(TINY_SPACE_YAML)
+    db = d / "runs.db"
+    p = run(["search", *task_args(csv), "--space", str(space), "--strategy", "random", "--trials", str(trials), "--seed",
+             str(seed), *FAST_TRAIN, "--workers", "1", "--no-progress", *extra, "--study", "demo", "--db", str(db)])
+    return csv, space, db, p
+
+
 def popen(args: list[str], **kwargs) -> subprocess.Popen[str]:
     return subprocess.Popen([*SEQNAS, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(),
                             start_new_session=True, **kwargs)

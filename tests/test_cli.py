@@ -13,19 +13,14 @@ import seqnas
 from seqnas.cli import COMMANDS, main
 from seqnas.export import load_exported
 from seqnas.tasks import TaskSpec, load_task
-from tests.cli_helpers import FAST_TRAIN, SEQNAS, TINY_SPACE_YAML, env, integrity, run, task_args, write_series_csv
+from tests.cli_helpers import SEQNAS, env, integrity, run, search_demo
 
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     """One CLI search of 6 trials on a CSV task, shared by the tests of this module."""
     d = tmp_path_factory.mktemp("cli")
-    csv = write_series_csv(d / "data.csv")
-    space = d / "tiny.yaml"
-    space.write_text(TINY_SPACE_YAML)
-    db = d / "runs.db"
-    p = run(["search", *task_args(csv), "--space", str(space), "--strategy", "random", "--trials", "6", "--seed", "1",
-             *FAST_TRAIN, "--workers", "1", "--no-progress", "--study", "demo", "--db", str(db)])
+    csv, space, db, p = search_demo(d, 6, 1)
     assert p.returncode == 0, p.stderr
     return {"dir": d, "db": db, "csv": csv, "space": space, "stdout": p.stdout, "stderr": p.stderr}
 

@@ -22,7 +22,7 @@ from seqnas.report.stats import summarize
 from seqnas.report.tables import result_table
 from seqnas.show import render_study
 from seqnas.tasks import TaskSpec, load_task
-from tests.cli_helpers import FAST_TRAIN, TINY_SPACE_YAML, run, task_args, write_series_csv
+from tests.cli_helpers import run, search_demo
 from tests.conftest import TINY_MACRO, TINY_TRAIN
 
 
@@ -31,12 +31,7 @@ def exported(tmp_path_factory):
     """A CLI search of 3 trials on an hourly CSV (target load, feature temp, time column date, window 8, horizon 2),
     exported with `seqnas export`."""
     d = tmp_path_factory.mktemp("predict")
-    csv = write_series_csv(d / "data.csv")
-    space = d / "tiny.yaml"
-    space.write_text(TINY_SPACE_YAML)
-    db = d / "runs.db"
-    p = run(["search", *task_args(csv), "--space", str(space), "--strategy", "random", "--trials", "3", "--seed", "2",
-             *FAST_TRAIN, "--workers", "1", "--no-progress", "--final-repeats", "0", "--study", "demo", "--db", str(db)])
+    csv, _, db, p = search_demo(d, 3, 2, "--final-repeats", "0")
     assert p.returncode == 0, p.stderr
     out = d / "best"
     p = run(["export", "--study", "demo", "--db", str(db), "--out", str(out)])
