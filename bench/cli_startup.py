@@ -190,8 +190,8 @@ def main() -> None:
     ap.add_argument("--tree", type=Path, default=ROOT, help="checkout whose seqnas package is measured (default: this one)")
     args = ap.parse_args()
     TREE = args.tree.resolve()
-    if not (TREE / "seqnas" / "cli.py").is_file():
-        raise SystemExit(f"--tree {str(args.tree)!r} holds no seqnas/cli.py")
+    if not (TREE / "seqnas" / "cli.py").is_file() and not (TREE / "seqnas" / "cli" / "__init__.py").is_file():
+        raise SystemExit(f"--tree {str(args.tree)!r} holds no seqnas/cli.py or seqnas/cli/ package")
     out = RESULTS / "cli_startup.json"
     res = json.loads(out.read_text()) if out.exists() else {"phases": {}}
     res["runs"] = args.runs

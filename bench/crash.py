@@ -54,7 +54,7 @@ def search_scenario(d: Path, seed: int, kills: int, workers: int, strategy: str 
     def again(rng: np.random.Generator) -> list[str]:
         if not _has(db, "SELECT 1 FROM studies WHERE name='s'"):
             return search
-        return resume if rng.random() < 0.7 else search
+        return resume if rng.random() < 0.7 else [*search, "--load-if-exists"]  # the same search, continuing the study
 
     report = crash_and_resume(db, search, again, budget=budget, kills=kills, seed=seed, moments=moments, schedule=schedule,
                               log=print)
@@ -68,8 +68,8 @@ def compare_scenario(d: Path, seed: int, kills: int) -> dict:
     db = d / "race.db"
     strategies, seeds, trials = ["random", "grid"], 2, 8
     first = ["compare", *task_args(csv), "--space", str(space), "--strategies", ",".join(strategies), "--seeds", str(seeds),
-             "--trials", str(trials), *FAST_TRAIN, "--workers", "1", "--no-progress", "--db", str(db), "--out", str(d / "report")]
-    resume = ["compare", "--resume", "--db", str(db), "--workers", "1", "--no-progress"]
+             "--trials", str(trials), *FAST_TRAIN, "--parallel-runs", "1", "--no-progress", "--db", str(db), "--out", str(d / "report")]
+    resume = ["compare", "--resume", "--db", str(db), "--parallel-runs", "1", "--no-progress"]
 
     def again(rng: np.random.Generator) -> list[str]:
         return resume if _has(db, "SELECT 1 FROM meta WHERE key LIKE 'race:%'") else first
@@ -84,7 +84,7 @@ def darts_available() -> str | None:
         from seqnas.strategies import STRATEGIES
     except Exception as e:  # noqa: BLE001
         return f"cannot import strategies: {e}"
-    return None if "darts" in STRATEGIES else "the darts strategy is not registered (seqnas/strategies/darts.py has not landed)"
+    return None if "darts" in STRATEGIES else "the darts strategy is not registered (seqnas/strategies/darts/ has not landed)"
 
 
 def main() -> None:

@@ -44,13 +44,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import seqnas  # noqa: E402
-from seqnas.api import SearchResult  # noqa: E402
 from seqnas.evaluation import TaskEvaluator, TrainBudget  # noqa: E402
 from seqnas.models.supernet import DERIVATIONS  # noqa: E402
 from seqnas.report.stats import mean_std  # noqa: E402
+from seqnas.result import SearchResult  # noqa: E402
 from seqnas.space import get_space  # noqa: E402
 from seqnas.strategies import STRATEGIES  # noqa: E402
-from seqnas.strategies.darts_search import DEFAULT_REMEDY, DartsConfig  # noqa: E402
+from seqnas.strategies.darts import DEFAULT_REMEDY, DartsConfig  # noqa: E402
 from seqnas.tasks import task_spec  # noqa: E402
 from seqnas.trial import TrialState  # noqa: E402
 

@@ -7,103 +7,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
-import numpy as np
-
-from seqnas.errors import ConfigError
+from seqnas.errors import ConfigError, StudyError
 from seqnas.evaluation.budget import TrainBudget
-from seqnas.final import DEFAULT_TOP, Final, check_final, load_final, run_final, stored_final_settings
-from seqnas.pareto import pareto_mask
+from seqnas.final import DEFAULT_TOP, check_final, run_final, stored_final_settings
+from seqnas.result import SearchResult, result_of
 from seqnas.space import Arch, SearchSpace, get_space
 from seqnas.storage import Storage, StudyRow
-from seqnas.study import Budget, StudySettings, make_evaluator, open_study
+from seqnas.study import Budget, StudySettings, make_evaluator, open_study, parse_directions
 from seqnas.tasks import load_task, task_spec
-from seqnas.trial import TrialRecord, TrialState, best_first
 
 # What `load` and `seqnas show` do not need is imported where it is used: torch (the evaluators, via
 # the executors and strategies), optuna (the strategies), pandas (the DataFrames), the progress bar.
 if TYPE_CHECKING:
-    import pandas as pd
 
     from seqnas.execution import Executor
-
-
-@dataclass
-class SearchResult:
-    """A study as stored: its trials, the best architecture and (multi-objective) the Pareto front."""
-
-    study: str
-    db: str
-    space: SearchSpace
-    strategy: str
-    settings: StudySettings
-    records: list[TrialRecord]
-    final: Final | None = None  # the selected architecture retrained with fresh seeds (``final_repeats``)
-
-    @property
-    def objectives(self) -> tuple[str, ...]:
-        return self.settings.objectives
-
-    @property
-    def completed(self) -> list[TrialRecord]:
-        return [r for r in self.records if r.kind == "arch" and r.state is TrialState.COMPLETE]
-
-    @property
-    def best_trial(self) -> TrialRecord | None:
-        """The lowest primary objective (multi-fidelity: among the highest rung reached; ``trial.best_first``)."""
-        ranked = best_first(self.records)
-        return ranked[0] if ranked else None
-
-    @property
-    def best_arch(self) -> Arch | None:
-        b = self.best_trial
-        return b.arch if b else None
-
-    @property
-    def best_value(self) -> float | None:
-        b = self.best_trial
-        return b.value if b else None
-
-    @property
-    def trials(self) -> pd.DataFrame:
-        """One row per trial: number, state, kind, value, arch, arch_hash, error, duration, curve (validation
-        MSE per epoch), rung and rung_epochs (multi-fidelity studies; else empty), every metric."""
-        rows = []
-        for r in self.records:
-            row: dict[str, Any] = {
-                "number": r.number, "state": r.state.value, "kind": r.kind, "value": r.value,
-                "arch": r.arch.to_dict() if r.arch else None, "arch_hash": r.arch.key if r.arch else None,
-                "error": r.error, "duration": r.duration, "curve": r.curve,
-                "rung": r.info.get("rung"), "rung_epochs": r.info.get("rung_epochs"),
-            }
-            row.update(r.metrics)
-            row.update(r.values)
-            rows.append(row)
-        import pandas as pd
-
-        cols = ["number", "state", "kind", "value", "arch", "arch_hash", "error", "duration", "curve", "rung", "rung_epochs"]
-        return pd.DataFrame(rows, columns=cols + sorted({k for row in rows for k in row} - set(cols)))
-
-    @property
-    def pareto(self) -> pd.DataFrame:
-        """The non-dominated completed trials over all objectives, best first."""
-        done = self.completed
-        if not done:
-            return self.trials.iloc[0:0]
-        pts = np.array([[float(r.values[o]) for o in self.objectives] for r in done])
-        numbers = [r.number for r, keep in zip(done, pareto_mask(pts)) if keep]
-        df = self.trials
-        return df[df["number"].isin(numbers)].sort_values(list(self.objectives)).reset_index(drop=True)
-
-    def __repr__(self) -> str:
-        return (f"SearchResult(study={self.study!r}, strategy={self.strategy!r}, trials={len(self.records)}, "
-                f"best_value={self.best_value!r})")
-
-
-def _result(storage: Storage, row: StudyRow) -> SearchResult:
-    settings = StudySettings.from_json(row.settings)
-    records = storage.trials(row)
-    return SearchResult(row.name, str(storage.path), SearchSpace.from_json(row.space), row.strategy, settings, records,
-                        load_final(storage, row, records, settings.seed))
+    from seqnas.strategies.base import Strategy
 
 
 def _progress(progress: bool | None, label: str) -> Any:
@@ -153,6 +71,80 @@ def _check_needs_task(strategy: Any, task: Any) -> None:
                           "function: give a task (task=/csv=) or use another strategy")
 
 
+def default_study_name(strategy: str, seed: int) -> str:
+    """The study name ``search`` (and `seqnas search`) use without one: ``<strategy>-seed<seed>``."""
+    return f"{strategy}-seed{seed}"
+
+
+@dataclass
+class _StrategyChoice:
+    """The strategy a search runs and what its study records of it."""
+
+    strategy: Strategy
+    name: str  # the registry name, stored with the study
+    options: dict[str, Any]  # stored with the study: ``make_strategy(name, options=...)`` rebuilds it
+    not_rebuildable: str | None = None  # why ``resume`` needs the instance again (None: it rebuilds it)
+
+
+def _instance(strategy: Strategy, space: SearchSpace, seed: int | None, objectives: tuple[str, ...],
+              given: str = "seed={} was given") -> int:
+    """Check a strategy instance against the search; returns the study seed (the instance's when none is given)."""
+    cls = type(strategy)
+    if strategy.space.to_json() != space.to_json():
+        raise ConfigError(f"strategy= ({cls.__name__}) was constructed on space {strategy.space.name!r}, not on the space "
+                          f"searched ({space.name!r}): construct it on the same space")
+    if seed is not None and seed != strategy.seed:
+        raise ConfigError(f"strategy= ({cls.__name__}) was constructed with seed={strategy.seed}, but {given.format(seed)}: "
+                          "construct it with the same seed")
+    if tuple(strategy.objectives) != objectives:
+        raise ConfigError(f"strategy= ({cls.__name__}) was constructed with objectives={list(strategy.objectives)}, but the "
+                          f"study's objectives are {list(objectives)}: construct it with objectives={list(objectives)}")
+    if strategy.n_asked or strategy.n_told:
+        raise ConfigError(f"strategy= ({cls.__name__}) has been used already (it has proposed or been told trials): "
+                          "give a newly constructed strategy")
+    return strategy.seed
+
+
+def _choose_strategy(strategy: str | Strategy, space: SearchSpace, seed: int | None, objectives: tuple[str, ...],
+                     options: dict[str, Any] | None, max_epochs: int) -> tuple[_StrategyChoice, int]:
+    """The strategy to run (by registry name, or an instance already constructed on ``space``) and the study seed."""
+    import json
+
+    from seqnas.strategies import STRATEGIES, make_strategy
+    from seqnas.strategies.base import Strategy
+
+    if not isinstance(strategy, Strategy):
+        if not isinstance(strategy, str):
+            raise ConfigError(f"strategy= must be a strategy name or a Strategy instance, got {strategy!r}")
+        seed = 0 if seed is None else seed
+        strat = make_strategy(strategy, space, seed=seed, objectives=objectives, options=options, max_epochs=max_epochs)
+        return _StrategyChoice(strat, strategy, dict(options or {})), seed
+    if options:
+        raise ConfigError("strategy= is a constructed strategy: give its options to its constructor, not strategy_options=")
+    seed = _instance(strategy, space, seed, objectives)
+    name, opts = type(strategy).name, strategy.init_options()
+    why = None
+    if opts is None:
+        why = "it was constructed with positional arguments besides the space"
+    elif STRATEGIES.get(name) is not type(strategy):
+        why = f"its class {type(strategy).__qualname__} is not the registered strategy {name!r}"
+    else:
+        try:
+            if json.loads(json.dumps(opts)) != opts:
+                why = "its options are not plain JSON values"
+        except (TypeError, ValueError):
+            why = "its options are not plain JSON values"
+    if why is None:
+        try:  # what resume would build
+            make_strategy(name, space, seed=seed, objectives=objectives, options=opts, max_epochs=max_epochs)
+        except Exception as e:  # noqa: BLE001 - any failure means the same: resume cannot rebuild it
+            why = f"rebuilding it from its name and options fails ({e})"
+    return _StrategyChoice(strategy, name, opts if why is None and opts is not None else {}, why), seed
+
+
+REBUILD_KEY = "strategy_not_rebuildable"  # study state: why resume needs the strategy instance again
+
+
 def search(
     space: Any = "rnn-macro",
     *,
@@ -164,17 +156,19 @@ def search(
     window: int | None = None,
     horizon: int | None = None,
     objective: Callable[[Arch], Any] | None = None,
-    strategy: str = "random",
+    strategy: str | Strategy = "random",
     strategy_options: dict[str, Any] | None = None,
     trials: int | None = None,
     seconds: float | None = None,
     cpu_seconds: float | None = None,
-    seed: int = 0,
+    seed: int | None = None,
     objectives: str | Sequence[str] | None = None,
+    directions: str | Sequence[str] | None = None,
     max_params: int | None = None,
     train: TrainBudget | dict[str, Any] | None = None,
     study: str | None = None,
     db: str | None = None,
+    load_if_exists: bool = False,
     workers: int | None = 1,
     executor: str | Executor | None = None,
     executor_options: dict[str, Any] | None = None,
@@ -184,17 +178,24 @@ def search(
     final_top: int = DEFAULT_TOP,
     progress: bool | None = None,
 ) -> SearchResult:
-    """Search ``space`` on a task (built-in, or ``csv``/``target``) or on ``objective(arch) -> float``.
+    """Search ``space`` on a task (built-in, or ``csv``/``target``) or on ``objective(arch) -> float``
+    (or a mapping of objective name -> float, with ``objectives=[...]``).
 
-    With ``db`` the study is stored there; calling ``search`` again with the same ``study`` and
-    ``db`` continues it (to the new budget) instead of starting over. On a task, the best
-    architecture is then retrained ``final_repeats`` times with fresh seeds (``final_top`` > 1:
-    the best of that many candidates by mean retrained validation MSE), in ``result.final``.
+    ``strategy``: a registered name (options in ``strategy_options``) or a strategy instance
+    constructed on ``space`` (its seed is the study's when ``seed`` is not given; default seed 0).
+    ``directions``: per objective, "minimize" (default) or "maximize" (only a Python objective's).
+    With ``db`` the study is stored there, named ``study`` (default ``<strategy>-seed<seed>``). A
+    study of that name that exists already is an error unless ``load_if_exists=True``, which
+    continues it (to the new budget; its settings must match). On a task, the best architecture is
+    then retrained ``final_repeats`` times with fresh seeds (``final_top`` > 1: the best of that
+    many candidates by mean retrained validation MSE), in ``result.final``.
     """
     from seqnas.evaluation.evaluator import parse_objectives
     from seqnas.runner import Runner
-    from seqnas.strategies import default_trials, make_strategy
+    from seqnas.strategies import default_trials
 
+    if not isinstance(load_if_exists, bool):
+        raise ConfigError(f"load_if_exists must be True or False, got {load_if_exists!r}")
     sp = get_space(space)
     if objective is not None:
         if task is not None or csv is not None:
@@ -208,40 +209,75 @@ def search(
         load_task(spec)  # a bad CSV is reported now, before any study is written
     train_budget = train if isinstance(train, TrainBudget) else TrainBudget(**(train or {}))
     check_final(final_repeats, final_top)
+    choice, seed = _choose_strategy(strategy, sp, seed, names, strategy_options, train_budget.max_epochs)
     if trials is None and seconds is None and cpu_seconds is None:
-        trials = default_trials(strategy)
+        trials = default_trials(choice.name)
     settings = StudySettings(seed=seed, objectives=names, budget=Budget(trials, seconds, cpu_seconds), task=spec,
-                             train=train_budget, max_params=max_params)
+                             train=train_budget, max_params=max_params, directions=parse_directions(directions, names))
     evaluator = make_evaluator(sp, settings, objective)
-    strat = make_strategy(strategy, sp, seed=seed, objectives=names, options=strategy_options,
-                          max_epochs=train_budget.max_epochs)
+    strat = choice.strategy
     _check_needs_task(strat, spec)
     ex, owned = _executor(executor, workers, trial_timeout, ray_address, executor_options, objective)
     storage = Storage(db or ":memory:")
+    row = None
     try:
-        row = open_study(storage, study or f"{strategy}-seed{seed}", sp, strategy, strategy_options or {}, settings)
+        row = open_study(storage, study or default_study_name(choice.name, seed), sp, choice.name, choice.options, settings,
+                         load_if_exists=load_if_exists)
         storage.set_state(row, "trial_timeout", ex.trial_timeout)  # `resume` keeps the limit
-        Runner(storage, row, strat, evaluator, ex, settings.budget, seed, _progress(progress, strategy)).run()
+        if choice.not_rebuildable is not None:
+            storage.set_state(row, REBUILD_KEY, choice.not_rebuildable)
+        Runner(storage, row, strat, evaluator, ex, settings.budget, seed, _progress(progress, choice.name)).run()
         if spec is not None:
             run_final(storage, row, evaluator, ex, seed, final_repeats, final_top)
-        return _result(storage, storage.get_study(row.name))
+        return result_of(storage, storage.get_study(row.name))
     finally:
         if owned:
             ex.shutdown()
+        if row is not None:
+            storage.release(row)  # open_study leased a new study to this process; the runner released it unless it failed first
         storage.close()
+
+
+def _resume_strategy(storage: Storage, row: StudyRow, sp: SearchSpace, settings: StudySettings,
+                     strategy: Strategy | None) -> Strategy:
+    """The strategy that continues a stored study: rebuilt from its name and options, or the instance given."""
+    from seqnas.strategies import make_strategy
+
+    why = storage.get_state(row, REBUILD_KEY)
+    if strategy is None:
+        if why:
+            raise StudyError(f"study {row.name!r} was searched with a strategy instance that cannot be rebuilt from its name and "
+                             f"options ({why}); resume it from Python: seqnas.resume({row.name!r}, db, "
+                             f"strategy=<a new {row.strategy!r} instance built the same way>)")
+        return make_strategy(row.strategy, sp, seed=settings.seed, objectives=settings.objectives, options=row.strategy_options,
+                             max_epochs=settings.train.max_epochs)
+    from seqnas.strategies.base import Strategy
+
+    if not isinstance(strategy, Strategy):
+        raise ConfigError(f"strategy= must be a Strategy instance (resume rebuilds the study's own by name), got {strategy!r}")
+    if type(strategy).name != row.strategy:
+        raise ConfigError(f"strategy= is a {type(strategy).name!r} strategy, but study {row.name!r} was searched with "
+                          f"{row.strategy!r}")
+    _instance(strategy, sp, settings.seed, settings.objectives, given="the study's seed is {}")
+    if not why and strategy.init_options() != row.strategy_options:
+        raise ConfigError(f"strategy= was constructed with options {strategy.init_options()}, but study {row.name!r} was "
+                          f"searched with {row.strategy_options}")
+    return strategy
 
 
 def resume(study: str, db: str, *, workers: int | None = 1, executor: str | Executor | None = None,
            executor_options: dict[str, Any] | None = None, trial_timeout: float | None = None, ray_address: str | None = None,
-           objective: Callable[[Arch], Any] | None = None, progress: bool | None = None) -> SearchResult:
+           objective: Callable[[Arch], Any] | None = None, strategy: Strategy | None = None,
+           progress: bool | None = None) -> SearchResult:
     """Continue a stored study to its budget: finished trials are kept, running ones re-run.
 
     ``trial_timeout`` None keeps the limit the study was searched with; the best architecture is
-    retrained as the study's search asked (its stored ``final_repeats``).
+    retrained as the study's search asked (its stored ``final_repeats``). The strategy is rebuilt
+    from the name and options stored with the study; a study searched with a strategy instance
+    that cannot be rebuilt that way needs ``strategy=`` a new instance built the same way.
     """
     from seqnas.execution import Executor
     from seqnas.runner import Runner
-    from seqnas.strategies import make_strategy
 
     storage = Storage(db, create=False)
     try:
@@ -249,8 +285,7 @@ def resume(study: str, db: str, *, workers: int | None = 1, executor: str | Exec
         sp = SearchSpace.from_json(row.space)
         settings = StudySettings.from_json(row.settings)
         evaluator = make_evaluator(sp, settings, objective)
-        strat = make_strategy(row.strategy, sp, seed=settings.seed, objectives=settings.objectives, options=row.strategy_options,
-                              max_epochs=settings.train.max_epochs)
+        strat = _resume_strategy(storage, row, sp, settings, strategy)
         _check_needs_task(strat, settings.task)
         given = trial_timeout is not None
         if not given and executor != "inline" and not isinstance(executor, Executor):
@@ -267,7 +302,7 @@ def resume(study: str, db: str, *, workers: int | None = 1, executor: str | Exec
         finally:
             if owned:
                 ex.shutdown()
-        return _result(storage, storage.get_study(study))
+        return result_of(storage, storage.get_study(study))
     finally:
         storage.close()
 
@@ -290,7 +325,7 @@ def retrain(study: str, db: str, *, repeats: int = 3, top: int = DEFAULT_TOP, wo
         finally:
             if owned:
                 ex.shutdown()
-        return _result(storage, storage.get_study(study))
+        return result_of(storage, storage.get_study(study))
     finally:
         storage.close()
 
@@ -299,6 +334,6 @@ def load(study: str, db: str) -> SearchResult:
     """The stored study as a SearchResult (read only)."""
     storage = Storage(db, create=False)
     try:
-        return _result(storage, storage.get_study(study))
+        return result_of(storage, storage.get_study(study))
     finally:
         storage.close()

@@ -6,9 +6,12 @@ each request (so trials appear while a search runs, without a restart) through a
 SQLite connection, and refuses every write the dashboard's buttons would make.
 
 Each seqnas trial becomes an Optuna trial: its architecture as parameters (distributions built
-from the study's space), its objective values (all minimized), its metrics as user attributes,
+from the study's space), its objective values (each study's directions), its metrics as user attributes,
 a failure as state FAIL with the reason in the user attribute ``error``, and its learning curve
 (validation MSE after each epoch) as intermediate values, step = epoch.
+
+Longer than 350 lines: the storage adapter implements Optuna's whole read interface (studies,
+trials, attributes, distributions) for one concept, the read-only view; the server around it is short.
 
 optuna-dashboard is an optional extra: ``pip install 'seqnas[dashboard]'``.
 """
@@ -141,8 +144,19 @@ class SeqnasStorage(BaseStorage):
     def get_study_name_from_id(self, study_id: int) -> str:
         return str(self._study_row(study_id)[1])
 
+    @classmethod
+    def _directions(cls, settings_json: str) -> list[StudyDirection]:
+        """Per objective (a study stores "directions" only when one is maximised)."""
+        try:
+            stored = json.loads(settings_json).get("directions") or []
+        except (ValueError, AttributeError):
+            stored = []
+        n = len(cls._objectives(settings_json))
+        return [StudyDirection.MAXIMIZE if i < len(stored) and stored[i] == "maximize" else StudyDirection.MINIMIZE
+                for i in range(n)]
+
     def get_study_directions(self, study_id: int) -> list[StudyDirection]:
-        return [StudyDirection.MINIMIZE] * len(self._objectives(self._study_row(study_id)[4]))
+        return self._directions(self._study_row(study_id)[4])
 
     @staticmethod
     def _study_attrs(row: Any, n_trials: int) -> dict[str, Any]:
@@ -173,7 +187,7 @@ class SeqnasStorage(BaseStorage):
         counts = dict(self._rows("SELECT study_id, COUNT(*) FROM trials GROUP BY study_id"))
         out = []
         for row in self._rows("SELECT id, name, space, strategy, settings FROM studies ORDER BY id"):
-            directions = [StudyDirection.MINIMIZE] * len(self._objectives(row[4]))
+            directions = self._directions(row[4])
             out.append(FrozenStudy(study_name=row[1], direction=None, directions=directions,
                                    user_attrs=self._study_attrs(row, int(counts.get(row[0], 0))), system_attrs={},
                                    study_id=int(row[0])))

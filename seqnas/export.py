@@ -71,7 +71,7 @@ def _time_step(spec: TaskSpec) -> dict[str, Any] | None:
     """The step of the training file's time column (None without one)."""
     import pandas as pd
 
-    from seqnas.forecast import infer_time_step, parse_times
+    from seqnas.timeaxis import infer_time_step, parse_times
 
     if spec.name != "csv" or not spec.time_column or not spec.csv:
         return None
@@ -82,7 +82,8 @@ def _time_step(spec: TaskSpec) -> dict[str, Any] | None:
 def export_study(study: str, db: str, out: str | Path) -> dict[str, Any]:
     """Write arch.json, model.pt (retrained best architecture) and README.md into ``out``."""
     result = load(study, db)
-    best = result.best_trial
+    ranked = result.ranked()  # the best by the primary objective (a multi-objective study: by its first objective)
+    best = ranked[0] if ranked else None
     if best is None or best.arch is None:
         raise StudyError(f"study {study!r} has no completed trial to export yet")
     out = Path(out)

@@ -1,8 +1,21 @@
-"""Pareto dominance for multi-objective studies (all objectives minimised)."""
+"""Pareto dominance for multi-objective studies (all objectives minimised; ``minimised`` turns a
+study's points with maximised objectives into that form)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+
+
+def minimised(points: np.ndarray, directions: Sequence[str] | None = None) -> np.ndarray:
+    """``points`` (one row per trial, one column per objective) with the columns of the objectives
+    whose direction is ``"maximize"`` negated, so that lower is better in every column."""
+    pts = np.asarray(points, dtype=float)
+    if not directions or "maximize" not in directions:
+        return pts
+    signs = np.array([-1.0 if d == "maximize" else 1.0 for d in directions])
+    return pts * signs if pts.ndim == 2 else pts * signs[0]
 
 
 def dominates(a: np.ndarray, b: np.ndarray) -> bool:
@@ -35,10 +48,11 @@ def nondominated_sort(points: np.ndarray) -> list[list[int]]:
     return fronts
 
 
-def pareto_mask(points: np.ndarray) -> np.ndarray:
+def pareto_mask(points: np.ndarray, directions: Sequence[str] | None = None) -> np.ndarray:
+    """True for the non-dominated rows (``directions``: per column, "minimize" (default) or "maximize")."""
     mask = np.zeros(len(points), dtype=bool)
     if len(points):
-        mask[nondominated_sort(points)[0]] = True
+        mask[nondominated_sort(minimised(points, directions))[0]] = True
     return mask
 
 

@@ -10,8 +10,8 @@ from seqnas.execution.base import Executor
 from seqnas.storage import Storage, StudyRow
 from seqnas.storage.checkpoints import Checkpoints
 from seqnas.strategies.base import WAIT, Strategy
-from seqnas.study import Budget
-from seqnas.trial import Proposal, Result, TrialRecord, TrialState, best_first
+from seqnas.study import Budget, StudySettings
+from seqnas.trial import Proposal, Result, TrialRecord, TrialState, best_first, oriented
 
 
 class Progress(Protocol):
@@ -43,6 +43,10 @@ class Runner:
     instead of run again. Multi-fidelity rungs: the runner keeps each rung's training state
     (``Checkpoints``), ships it with the trial that continues it, removes it once that trial is
     stored, and at the end of a study keeps only the selected architecture's.
+
+    Strategies minimise: for a study that maximises an objective (``StudySettings.directions``)
+    the runner hands every record to the strategy (``replay``, ``tell``) with that objective's
+    value negated (``trial.oriented``); what is stored is the value as evaluated.
     """
 
     def __init__(self, storage: Storage, study: StudyRow, strategy: Strategy, evaluator: Any, executor: Executor,
@@ -50,6 +54,9 @@ class Runner:
         self.storage, self.study, self.strategy = storage, study, strategy
         self.evaluator, self.executor, self.budget, self.seed = evaluator, executor, budget, seed
         self.progress = progress or NoProgress()
+        settings = StudySettings.from_json(study.settings)
+        self.maximized = settings.maximized
+        self.sign = -1.0 if settings.maximize_primary else 1.0  # best-so-far: the lowest of sign * primary value
         self.max_attempts = max_attempts
         self.checkpoints = Checkpoints(storage, study)
         self.in_flight: dict[int, Proposal] = {}
@@ -64,7 +71,8 @@ class Runner:
         self.failed = sum(1 for r in records if r.state is TrialState.FAILED and r.kind == "arch")
         self.cpu_used = sum(self._charged(r.metrics) for r in records if r.state.finished)
         self.elapsed_before = float(self.storage.get_state(self.study, "elapsed") or 0.0)
-        self.best = min((v for r in records if r.kind == "arch" and (v := r.value) is not None), default=None)
+        self.best = min((v for r in records if r.kind == "arch" and (v := r.value) is not None),
+                        key=lambda v: self.sign * v, default=None)
         return records
 
     def _charged(self, metrics: dict[str, Any]) -> float:
@@ -95,7 +103,7 @@ class Runner:
         self.storage.acquire(self.study)
         try:
             records = self._load()
-            resumed = self.strategy.replay(records)
+            resumed = self.strategy.replay([oriented(r, self.maximized) for r in records])
             state = self.storage.get_state(self.study, "strategy")
             if state is not None:
                 self.strategy.load_state_dict(state)
@@ -111,7 +119,7 @@ class Runner:
                 self.storage.restart_trial(self.study, number)
                 self._submit(number, proposal)
             self._loop()
-            best = best_first(self.storage.trials(self.study))
+            best = best_first(self.storage.trials(self.study), maximize=self.sign < 0)
             self.checkpoints.keep_only({best[0].number} if best else set())
         finally:
             if self.in_flight:
@@ -168,7 +176,7 @@ class Runner:
         checkpoint = self.checkpoints.write(number, result.checkpoint) if result.checkpoint is not None else None
         result.checkpoint = None
         c0 = time.thread_time()
-        self.strategy.tell(record)
+        self.strategy.tell(oriented(record, self.maximized))
         state = self.strategy.state_dict()
         # The strategy's own work since the last stored trial (its asks, this tell) is stored with
         # this trial and charged to the CPU budget: thread time, so the other lanes of a race
@@ -184,6 +192,6 @@ class Runner:
             self.finished += 1
             if result.state is TrialState.FAILED:
                 self.failed += 1
-            if record.value is not None and (self.best is None or record.value < self.best):
+            if record.value is not None and (self.best is None or self.sign * record.value < self.sign * self.best):
                 self.best = record.value
         self.progress.update(self.finished, self.best, self.failed)

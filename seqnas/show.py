@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from seqnas.evaluation.metrics import MEASURES, SPLITS, unit_table
-from seqnas.trial import TrialState, best_first
+from seqnas.trial import TrialState
 
 # The error measures in the data's own units: shown in their own table, not on the metrics line.
 UNIT_KEYS = {f"{split}_{m}{suffix}" for split in SPLITS for m in MEASURES for suffix in ("", "_per_step")}
@@ -34,8 +34,9 @@ def render_study(result: Any, top: int = 10, console: Console | None = None) -> 
     n_running = sum(r.state is TrialState.RUNNING for r in recs)
     s = result.settings
     task = s.task.label if s.task else "objective function"
+    objectives = ",".join(f"{o} (maximize)" if d == "maximize" else o for o, d in zip(s.objectives, s.directions))
     con.print(f"[bold]study {result.study}[/bold]  strategy={result.strategy}  space={result.space.name}  task={task}  "
-              f"seed={s.seed}  objectives={','.join(s.objectives)}")
+              f"seed={s.seed}  objectives={objectives}")
     budget = ", ".join(f"{k}={v}" for k, v in s.budget.to_json().items() if v is not None)
     con.print(f"trials: {n_done} complete, {n_failed} failed, {n_running} running  (budget {budget})")
     rungs = sorted({r.info["rung_epochs"] for r in recs if r.info.get("rung_epochs") is not None})
@@ -45,11 +46,15 @@ def render_study(result: Any, top: int = 10, console: Console | None = None) -> 
         con.print(f"multi-fidelity: rungs of {', '.join(map(str, rungs))} epochs; {len(archs)} architectures started, "
                   f"{len(top_rung)} trained to the full {s.train.max_epochs} epochs; the selection is the best at the "
                   "highest rung reached")
-    best = result.best_trial
+    # The best by the primary objective, in its direction (a multi-objective study has no single
+    # best_trial: its Pareto front is printed below; this line names the objective it ranks by).
+    ranked = result.ranked()
+    best = ranked[0] if ranked else None
     if best is None:
         con.print("no completed trial yet")
     else:
-        con.print(f"[bold]best[/bold] trial #{best.number}: {s.objectives[0]} = {_fmt(best.value)}")
+        by = f" by {s.objectives[0]}" if len(s.objectives) > 1 else ""
+        con.print(f"[bold]best[/bold]{by} trial #{best.number}: {s.objectives[0]} = {_fmt(best.value)}")
         con.print(f"  architecture: {_arch(best.arch)}")
         shown = {k: v for k, v in best.metrics.items() if k != s.objectives[0] and k not in UNIT_KEYS}
         con.print("  metrics: " + ", ".join(f"{k}={_fmt(v)}" for k, v in shown.items()))
@@ -62,7 +67,9 @@ def render_study(result: Any, top: int = 10, console: Console | None = None) -> 
                   f"({_fmt(final.cpu_seconds)} CPU-s): what this architecture gives when trained again")
     elif best is not None and s.task is not None:
         con.print("  (not retrained: `seqnas show --final-repeats 3` trains it again with fresh seeds, for a less noisy figure)")
-    done = (best_first(recs) or sorted((r for r in recs if r.state is TrialState.COMPLETE), key=lambda r: (r.value, r.number)))[:top]
+    sign = -1.0 if s.directions[0] == "maximize" else 1.0
+    done = (ranked or sorted((r for r in recs if r.state is TrialState.COMPLETE and r.value is not None),
+                             key=lambda r: (sign * float(r.value or 0.0), r.number)))[:top]
     if done:
         metric_cols = [m for m in ("val_mse", "test_mse", "val_mae", "test_mae", "test_mase", "params", "latency_ms", "epochs",
                                    "train_seconds") if any(m in r.metrics for r in done)]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Callable
@@ -90,6 +91,11 @@ class TrialRecord:
     curve: list[float] = field(default_factory=list)  # validation MSE after each epoch (all rungs so far)
 
     @property
+    def tell_order(self) -> tuple[bool, int, int]:
+        """Sort key of the order results were told: told ones by ``tell_seq``, then the rest by number."""
+        return (self.tell_seq is None, self.tell_seq or 0, self.number)
+
+    @property
     def fidelity(self) -> float:
         """Epochs this trial's evaluation was allowed (multi-fidelity rungs); full training: inf."""
         epochs = self.info.get("rung_epochs")
@@ -103,15 +109,27 @@ class TrialRecord:
         return next(iter(self.values.values()))
 
 
-def best_first(records: Sequence[TrialRecord], key: Callable[[TrialRecord], float | None] | None = None) -> list[TrialRecord]:
+def oriented(record: TrialRecord, maximized: Collection[str]) -> TrialRecord:
+    """The record as a strategy sees it: the values of the ``maximized`` objectives negated, because
+    every strategy minimises. The same record when nothing is maximised; else a copy (the stored
+    values stay as the objective returned them)."""
+    if not maximized or not record.values:
+        return record
+    return dataclasses.replace(record, values={k: -float(v) if k in maximized else v for k, v in record.values.items()})
+
+
+def best_first(records: Sequence[TrialRecord], key: Callable[[TrialRecord], float | None] | None = None, *,
+               maximize: bool = False) -> list[TrialRecord]:
     """The completed architecture trials a study would select from, best first, one per architecture.
 
     Ranked by fidelity first (a multi-fidelity study's rungs: an architecture trained to the
     full budget beats one stopped at a lower rung, as in Hyperband), then by ``key`` (default:
-    the primary objective), then earliest. An architecture appears once, at its best rank.
+    the primary objective; the highest first with ``maximize``), then earliest. An architecture
+    appears once, at its best rank.
     """
     key = key or (lambda r: r.value)
-    scored = [(-r.fidelity, v, r.number, r) for r in records
+    sign = -1.0 if maximize else 1.0
+    scored = [(-r.fidelity, sign * v, r.number, r) for r in records
               if r.kind == "arch" and r.arch is not None and r.state is TrialState.COMPLETE
               and (v := key(r)) is not None and math.isfinite(v)]
     out, seen = [], set()

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from seqnas.evaluation import TrainBudget
 from seqnas.space import space_from_dict
+from seqnas.testing.driver import TINY_TRAIN as TINY_TRAIN  # re-exported for the tests
+from seqnas.testing.spaces import TINY_MACRO
 
 ROOT = Path(__file__).resolve().parents[1]
 SEQNAS = [sys.executable, "-m", "seqnas.cli"]
@@ -23,22 +24,9 @@ if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
     # the interrupt tests send. A handler, unlike SIG_IGN, is reset to the default on exec.
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
-# A training budget small enough for tests, still real torch training.
-TINY_TRAIN = TrainBudget(max_epochs=3, patience=2, batch_size=64)
+# A training budget small enough for tests, still real torch training, and the one tiny rnn-macro-family
+# space of the suite (60 architectures, each trains in a fraction of a second): the public kit's.
 TINY_TRAIN_ARGS = ["--max-epochs", "3", "--patience", "2", "--batch-size", "64"]
-
-# The one tiny rnn-macro-family space of the suite: 60 architectures, each trains in a fraction of a second.
-TINY_MACRO = {
-    "family": "rnn-macro",
-    "params": [
-        {"name": "depth", "type": "categorical", "choices": [1, 2]},
-        {"name": "cell1", "type": "categorical", "choices": ["rnn_tanh", "gru", "lstm"]},
-        {"name": "hidden1", "type": "categorical", "choices": [4, 8]},
-        {"name": "cell2", "type": "categorical", "choices": ["rnn_tanh", "gru"], "condition": {"parent": "depth", "values": [2]}},
-        {"name": "hidden2", "type": "categorical", "choices": [4, 8], "condition": {"parent": "depth", "values": [2]}},
-        {"name": "lr", "type": "categorical", "choices": [0.003, 0.01]},
-    ],
-}
 TINY_SPACE_YAML = yaml.safe_dump(TINY_MACRO, sort_keys=False, default_flow_style=None)
 
 
@@ -65,3 +53,17 @@ def env() -> dict[str, str]:
     e = dict(os.environ)
     e["PYTHONPATH"] = str(ROOT) + os.pathsep + e.get("PYTHONPATH", "")
     return e
+
+
+@pytest.fixture
+def plant_family():
+    """Register a model family for one test: ``plant_family(name, model, lr=0.01)``; removed afterwards."""
+    from contextlib import ExitStack
+
+    from seqnas.families import Family, registered_family
+
+    with ExitStack() as stack:
+        def plant(name: str, model, lr: float = 0.01) -> None:
+            stack.enter_context(registered_family(Family(name, model=model, learning_rate=lambda a: lr)))
+
+        yield plant

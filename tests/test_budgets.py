@@ -142,13 +142,15 @@ def test_api_cpu_budget_ends_at_the_budget_and_resuming_continues_from_the_store
     assert len(first) <= 0.25 / 0.03 + 1  # every trial burnt at least 0.03 CPU-s
 
     # The budget is used up: searching the same study again, or resuming it, starts nothing.
-    seqnas.search(LINE, objective=burning, strategy="random", cpu_seconds=0.25, seed=0, db=db, study="c", progress=False)
+    seqnas.search(LINE, objective=burning, strategy="random", cpu_seconds=0.25, seed=0, db=db, study="c", progress=False,
+                  load_if_exists=True)
     seqnas.resume("c", db, objective=burning, progress=False)
     assert trial_rows(db, "c") == first
 
     # A larger budget continues from the CPU already used (not from zero): the finished trials are kept and the
     # whole study, old and new trials together, ends at the new budget.
-    seqnas.search(LINE, objective=burning, strategy="random", cpu_seconds=0.5, seed=0, db=db, study="c", progress=False)
+    seqnas.search(LINE, objective=burning, strategy="random", cpu_seconds=0.5, seed=0, db=db, study="c", progress=False,
+                  load_if_exists=True)
     after = trial_rows(db, "c")
     assert after[: len(first)] == first
     assert len(after) > len(first)
@@ -240,7 +242,7 @@ def test_cli_compare_cpu_budget_ends_every_run_at_its_budget(tmp_path, env):
     space = write_space(tmp_path / "space.yaml", BUDGET_SPACE)
     out = tmp_path / "race"
     p = cli(["compare", "--task", "sunspots", "--space", str(space), "--strategies", "random,evolution", "--seeds", "1",
-             "--cpu-seconds", "0.5", *TINY_TRAIN_ARGS, "--final-repeats", "0", "--workers", "1", "--no-progress",
+             "--cpu-seconds", "0.5", *TINY_TRAIN_ARGS, "--final-repeats", "0", "--parallel-runs", "1", "--no-progress",
              "--out", str(out)], env)
     assert p.returncode == 0, p.stderr
     db = out / "race.db"
@@ -263,14 +265,16 @@ def test_api_wall_clock_budget_is_summed_across_runs(tmp_path):
     assert first and e1 >= 0.3 and len(first) < 200
 
     # Exhausted: a new run of the same study, or a resume, starts nothing (the stored time counts, not this run's).
-    seqnas.search(LINE, objective=napping, strategy="random", seconds=0.3, seed=0, db=db, study="w", progress=False)
+    seqnas.search(LINE, objective=napping, strategy="random", seconds=0.3, seed=0, db=db, study="w", progress=False,
+                  load_if_exists=True)
     seqnas.resume("w", db, objective=napping, progress=False)
     assert trial_rows(db, "w") == first
     e2 = state(db, "w", "elapsed")
     assert e2 >= e1
 
     # Extended: it continues, and the stored elapsed time is the sum over the runs.
-    seqnas.search(LINE, objective=napping, strategy="random", seconds=e2 + 0.3, seed=0, db=db, study="w", progress=False)
+    seqnas.search(LINE, objective=napping, strategy="random", seconds=e2 + 0.3, seed=0, db=db, study="w", progress=False,
+                  load_if_exists=True)
     after = trial_rows(db, "w")
     assert after[: len(first)] == first and len(after) > len(first)
     assert state(db, "w", "elapsed") >= e2 + 0.3
@@ -305,7 +309,7 @@ def test_extending_a_finished_race_runs_only_what_is_missing(tmp_path, env):
     assert all(len(rows) == 2 and all(r["state"] == "COMPLETE" for r in rows) for rows in first.values())
 
     # `compare --resume --trials 3`: one more trial per run; the finished ones are unchanged.
-    p = cli(["compare", "--resume", "--db", db, "--trials", "3", "--workers", "1", "--no-progress"], env)
+    p = cli(["compare", "--resume", "--db", db, "--trials", "3", "--parallel-runs", "1", "--no-progress"], env)
     assert p.returncode == 0, p.stderr
     second = _race_rows(db)
     assert sorted(second) == sorted(first)

@@ -73,14 +73,14 @@ def test_help_does_not_import_heavy_libraries(args):
 
 def test_public_names_load_on_first_use():
     """`import seqnas` is light; every name of __all__ resolves, `from seqnas import X` too, and
-    `seqnas.compare` stays the race function even once the module of that name is imported."""
+    `seqnas.compare` is the race function (of the package seqnas.race), also once that package is imported."""
     code = """
 import json, sys, types
 import seqnas
 light = "torch" not in sys.modules and "seqnas.api" not in sys.modules
 from seqnas import load_model, search, SearchSpace
-import seqnas.compare
-from seqnas.compare import compare as race
+import seqnas.race
+from seqnas.race import compare as race
 names = {n: callable(getattr(seqnas, n)) for n in seqnas.__all__}
 print(json.dumps({"light": light, "names": names, "compare_is_function": seqnas.compare is race,
                   "space_is_module": isinstance(seqnas.space, types.ModuleType),

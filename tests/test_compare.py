@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seqnas.compare import compare, resolve_strategies
 from seqnas.errors import ConfigError
+from seqnas.race import compare, resolve_strategies
 from seqnas.space import get_space
 from seqnas.strategies import STRATEGIES, make_strategy
 from seqnas.strategies.base import WAIT, Strategy
@@ -91,7 +91,7 @@ def race(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     space.write_text(TINY_SPACE)
     db = out / "race.db"
     cmd = [*SEQNAS, "compare", "--task", "sunspots", "--space", str(space), "--strategies", ",".join(STRATS),
-           "--trials", str(TRIALS), "--seeds", str(SEEDS), *TRAIN, "--workers", "2", "--out", str(out), "--no-progress"]
+           "--trials", str(TRIALS), "--seeds", str(SEEDS), *TRAIN, "--parallel-runs", "2", "--out", str(out), "--no-progress"]
     proc = subprocess.Popen(cmd, cwd=tmp, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 240
@@ -343,7 +343,7 @@ def test_all_is_every_strategy_that_can_search_the_space(tmp_path, tiny_macro, c
     # "all" is whatever is registered today (the main job names options of strategies that arrive later).
     STRATEGIES[Picky.name] = Picky
     try:
-        with pytest.raises(ConfigError, match="--workers"):  # stops the race right after the strategies are sorted out
+        with pytest.raises(ConfigError, match="--parallel-runs"):  # stops the race right after the strategies are sorted out
             compare(tiny_macro, task="sunspots", strategies="all", strategy_options={"later": {"epochs": 3}},
                     db=str(tmp_path / "x.db"), workers=0)
         err = capsys.readouterr().err

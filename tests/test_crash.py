@@ -36,10 +36,10 @@ def test_search_survives_sigkill_at_seeded_moments_and_resumes_to_the_same_study
     resume = ["resume", "--study", "crash", "--db", str(db), "--workers", "1", "--no-progress"]
 
     def again(rng: np.random.Generator) -> list[str]:
-        # After a kill a user runs `resume`, or the same `search` again: both must continue the study.
+        # After a kill a user runs `resume`, or the same `search` again with --load-if-exists: both must continue the study.
         if not _study_exists(db, "crash"):
             return search
-        return resume if rng.random() < 0.7 else search
+        return resume if rng.random() < 0.7 else [*search, "--load-if-exists"]
 
     report = crash_and_resume(db, search, again, budget=BUDGET, kills=KILLS, seed=20261127)
     # At least 10 kills landed while the process was still running (a last one may find the study already done).
@@ -70,7 +70,7 @@ def test_a_kill_during_the_darts_supernet_phase_loses_nothing(tmp_path):
     from seqnas.strategies import STRATEGIES
 
     if "darts" not in STRATEGIES:
-        pytest.skip("the darts strategy is not registered (seqnas/strategies/darts.py has not landed)")
+        pytest.skip("the darts strategy is not registered (seqnas/strategies/darts/ has not landed)")
     csv = write_series_csv(tmp_path / "data.csv")
     space = tmp_path / "tiny.yaml"
     space.write_text(TINY_SPACE_YAML)

@@ -23,8 +23,7 @@ from seqnas.models.supernet import build_supernet, expected_weights, mixing_weig
 from seqnas.space import rnn_cell_space, space_from_dict
 from seqnas.strategies import make_strategy
 from seqnas.strategies.base import WAIT
-from seqnas.strategies.darts import SupernetJob
-from seqnas.strategies.darts_search import DartsConfig, Diagnostics, perturbation_select, search_supernet
+from seqnas.strategies.darts import DartsConfig, Diagnostics, SupernetJob, perturbation_select, search_supernet
 from seqnas.tasks import load_task, task_spec
 from seqnas.tasks.base import TaskData
 from seqnas.trial import TrialRecord, TrialState
@@ -359,7 +358,7 @@ def test_a_failed_supernet_ends_the_search_without_crashing(tiny_cell):
 
 
 def test_darts_refuses_spaces_and_studies_it_cannot_search(tiny_cell):
-    with pytest.raises(ConfigError, match="family rnn-cell or rnn-macro"):
+    with pytest.raises(ConfigError, match=r"model family with a supernet.*\['rnn-cell', 'rnn-macro'\]"):
         make_strategy("darts", space_from_dict({"params": {"a": [1, 2]}}))
     with pytest.raises(ConfigError, match="cannot search an objective"):
         seqnas.search(tiny_cell, objective=lambda a: 1.0, strategy="darts", trials=1)
@@ -452,7 +451,7 @@ def test_cli_search_killed_during_the_supernet_then_resumed(which, tmp_path, env
     assert _trials(db) == [(0, "supernet", "COMPLETE"), (1, "arch", "COMPLETE"), (2, "arch", "COMPLETE")]
     # A larger budget continues with the next derived architecture; the supernet is not searched again.
     more = seqnas.search(space, task="sunspots", strategy="darts", strategy_options=options, trials=3, seed=0,
-                         train=TINY_TRAIN, study="S", db=db)
+                         train=TINY_TRAIN, study="S", db=db, load_if_exists=True)
     assert [t.kind for t in more.records] == ["supernet", "arch", "arch", "arch"]
     assert [dict(t.arch) for t in more.records[1:]] == more.records[0].metrics["derived"][:3]
     assert more.records[0].metrics["darts"]["epochs"] == list(range(1, 13))
@@ -471,7 +470,7 @@ def test_cli_refuses_darts_on_a_space_without_a_supernet(tmp_path, env):
 # -- second order ------------------------------------------------------------------------------------------
 def _trained_supernet(tiny_cell):
     """A tiny supernet, its Adam optimiser after two real (clipped) steps, and a batch of data."""
-    from seqnas.strategies.darts_search import _mse
+    from seqnas.strategies.darts.hypergradient import mse as _mse
 
     torch.manual_seed(0)
     net = build_supernet(tiny_cell, 1, 1, {"hidden": 6})
@@ -491,7 +490,8 @@ def test_the_virtual_step_is_the_step_the_weight_optimiser_takes(tiny_cell):
     update the search applies, not a plain SGD step with Adam's learning rate."""
     import copy
 
-    from seqnas.strategies.darts_search import _mse, _virtual_step
+    from seqnas.strategies.darts.hypergradient import mse as _mse
+    from seqnas.strategies.darts.hypergradient import virtual_step as _virtual_step
 
     net, w_opt, x, y = _trained_supernet(tiny_cell)
     twin = copy.deepcopy(net)
@@ -515,7 +515,9 @@ def test_second_order_gradient_matches_differentiating_through_the_virtual_step(
     (P: the virtual step's size, its clipping and second moment held fixed)."""
     from torch.func import functional_call
 
-    from seqnas.strategies.darts_search import _mse, _second_order_arch_grads, _virtual_step
+    from seqnas.strategies.darts.hypergradient import mse as _mse
+    from seqnas.strategies.darts.hypergradient import second_order_arch_grads as _second_order_arch_grads
+    from seqnas.strategies.darts.hypergradient import virtual_step as _virtual_step
 
     net, w_opt, x, y = _trained_supernet(tiny_cell)
     xv, yv = torch.randn(16, 5, 1), torch.randn(16, 1)

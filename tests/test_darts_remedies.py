@@ -14,8 +14,8 @@ from seqnas.evaluation.training import seed_everything
 from seqnas.models import macro_supernet
 from seqnas.models.supernet import build_supernet, concentration, dirichlet_kl, expected_weights, mixing_weights
 from seqnas.space import space_from_dict
-from seqnas.strategies import darts_search
-from seqnas.strategies.darts_search import REMEDIES, DartsConfig, search_supernet
+from seqnas.strategies.darts import REMEDIES, DartsConfig, search_supernet
+from seqnas.strategies.darts import search as darts_search
 from seqnas.tasks.base import TaskData
 from tests.conftest import TINY_MACRO
 

@@ -161,7 +161,7 @@ def test_the_server_listens_on_loopback_only_refuses_writes_and_refreshes_while_
         return len(detail["trials"])  # type: ignore[index]
 
     assert n_trials("rnd") == 3
-    _search(study_db, "rnd", "random", 5, max_params=300)  # the same study, continued to 5 trials: the server is not restarted
+    _search(study_db, "rnd", "random", 5, max_params=300, load_if_exists=True)  # the same study, continued to 5 trials: the server is not restarted
     assert wait_for(lambda: n_trials("rnd") == 5, timeout=30, what="the new trials on the dashboard")
     status, detail = served.api(f"/api/studies/{ids['hb']}")
     trials = detail["trials"]  # type: ignore[index]
@@ -188,7 +188,7 @@ def test_the_dashboard_in_chromium_lists_the_studies_and_shows_a_study_with_its_
 
 
 def test_the_race_report_in_chromium_has_a_row_per_strategy_and_every_image_decodes(tmp_path, tiny_macro):
-    from seqnas.compare import compare
+    from seqnas.race import compare
 
     if missing():
         pytest.skip(missing())

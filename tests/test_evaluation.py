@@ -7,7 +7,6 @@ import torch
 from torch import nn
 
 import seqnas.evaluation.evaluator as evaluator_module
-import seqnas.models as models
 from seqnas.evaluation import METRICS, ObjectiveEvaluator, TaskEvaluator, TrainBudget, trial_seed
 from seqnas.space import Arch
 from seqnas.tasks import TaskSpec
@@ -78,14 +77,13 @@ class _Model(nn.Module):
 
 
 @pytest.fixture
-def misbehaving(monkeypatch):
+def misbehaving(plant_family):
     def builder(arch, n_features, horizon):
         if arch["mode"] == "raise-in-build":
             raise ValueError("cannot build this (simulated)")
         return _Model(n_features, horizon, arch["mode"])
 
-    monkeypatch.setitem(models._BUILDERS, "qa-misbehaving", builder)
-    monkeypatch.setitem(models._LEARNING_RATES, "qa-misbehaving", lambda a: 0.01)
+    plant_family("qa-misbehaving", builder)
     return TaskEvaluator(TASK, "qa-misbehaving", TINY_TRAIN)
 
 

@@ -10,7 +10,6 @@ from rich.console import Console
 from torch import nn
 
 import seqnas
-import seqnas.models as models
 from seqnas.errors import ConfigError
 from seqnas.show import render_study
 from seqnas.space import Arch, space_from_dict
@@ -76,14 +75,13 @@ class _Explodes(nn.Module):
         return out
 
 
-def test_a_task_study_records_every_failure_and_show_lists_them(db, monkeypatch):
+def test_a_task_study_records_every_failure_and_show_lists_them(db, plant_family):
     def build(arch, n_features, horizon):
         if arch["how"] == "build-error":
             raise ValueError("no such layer (simulated)")
         return _Explodes(n_features, horizon, arch["how"])
 
-    monkeypatch.setitem(models._BUILDERS, "qa-explodes", build)
-    monkeypatch.setitem(models._LEARNING_RATES, "qa-explodes", lambda a: 0.01)
+    plant_family("qa-explodes", build)
     space = space_from_dict({"family": "rnn-macro", "params": {"how": ["fine", "nan", "build-error", "train-error"]}})
     space.family = "qa-explodes"
     r = seqnas.search(space, task="mackey-glass", window=8, horizon=2, strategy="grid", trials=10, seed=0, train=TINY_TRAIN,

@@ -277,7 +277,7 @@ def objective(arch):
     return float(arch["x"])
 
 seqnas.search({{"params": [{{"name": "x", "type": "int", "low": 0, "high": 50}}]}}, objective=objective, strategy="random",
-              trials=5, seed=1, study="p", db={db!r}, progress=False)
+              trials=5, seed=1, study="p", db={db!r}, progress=False, load_if_exists=True)
 """
 
 
@@ -286,7 +286,7 @@ def test_a_trial_that_kills_the_process_fails_after_three_attempts(tmp_path):
     db = tmp_path / "poison.db"
     # The architecture of the study's third trial (random search is deterministic for a seed) is the poison.
     probe = seqnas.search({"params": [{"name": "x", "type": "int", "low": 0, "high": 50}]}, objective=lambda a: float(a["x"]),
-                          strategy="random", trials=3, seed=1, progress=False)
+                          strategy="random", trials=3, seed=1, progress=False, db=str(tmp_path / "probe.db"))
     script = tmp_path / "poison.py"
     script.write_text(POISON.format(poisoned=probe.records[2].arch["x"], db=str(db)))
     codes = [subprocess.run([sys.executable, str(script)], env=env(), timeout=120, capture_output=True).returncode for _ in range(4)]
@@ -392,7 +392,7 @@ def test_kill_during_a_rung_and_during_a_promotion_then_resume_loses_and_repeats
            "--study", "k", "--db", str(db), "--final-repeats", "0"]
     _kill_when(cmd, db, running_promotion=False)
     first = [r for r in _rows(db) if r[1] != "RUNNING"]
-    _kill_when(cmd, db, running_promotion=True)
+    _kill_when([*cmd, "--load-if-exists"], db, running_promotion=True)
     rows = _rows(db)
     assert [r for r in rows if r[0] in {f[0] for f in first}] == first  # finished rungs are kept as they were
     promoted = [r for r in rows if r[1] == "RUNNING" and json.loads(r[3])["parent"] is not None]

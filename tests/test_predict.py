@@ -16,12 +16,12 @@ import seqnas
 from seqnas.errors import ConfigError, TaskError, UserError
 from seqnas.evaluation.metrics import UNIT_METRICS
 from seqnas.evaluation.training import split_forecast
-from seqnas.forecast import continue_times, infer_time_step, parse_times
 from seqnas.report.data import Run
 from seqnas.report.stats import summarize
 from seqnas.report.tables import result_table
 from seqnas.show import render_study
 from seqnas.tasks import TaskSpec, load_task
+from seqnas.timeaxis import continue_times, infer_time_step, parse_times
 from tests.cli_helpers import run, search_demo
 from tests.conftest import TINY_MACRO, TINY_TRAIN
 

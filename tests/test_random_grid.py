@@ -111,7 +111,7 @@ def test_continuing_a_study_gives_what_an_uninterrupted_run_gives(db, name):
     whole = seqnas.search(space, objective=f, strategy=name, trials=20, seed=4, study="whole", db=db)
     # Continued by calling search again with a larger budget ...
     seqnas.search(space, objective=f, strategy=name, trials=7, seed=4, study="parts", db=db)
-    parts = seqnas.search(space, objective=f, strategy=name, trials=20, seed=4, study="parts", db=db)
+    parts = seqnas.search(space, objective=f, strategy=name, trials=20, seed=4, study="parts", db=db, load_if_exists=True)
     assert parts.trials["arch_hash"].tolist() == whole.trials["arch_hash"].tolist()
     assert parts.trials["value"].tolist() == whole.trials["value"].tolist()
 

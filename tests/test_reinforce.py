@@ -173,7 +173,7 @@ def test_the_runner_stores_the_controller_and_resume_continues_learning(tmp_path
     finally:
         storage.close()
     assert state["n_updates"] == 12 and state["controller"]
-    more = seqnas.search(SPACE, objective=objective, strategy="rl", trials=20, seed=4, study="rl", db=db, progress=False)
+    more = seqnas.search(SPACE, objective=objective, strategy="rl", trials=20, seed=4, study="rl", db=db, progress=False, load_if_exists=True)
     whole = seqnas.search(SPACE, objective=objective, strategy="rl", trials=20, seed=4, study="whole", db=db, progress=False)
     assert [r.arch for r in more.records] == [r.arch for r in whole.records]
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from seqnas.compare import RaceSpec, _store_spec
 from seqnas.errors import StudyError
+from seqnas.race.spec import RaceSpec, _store_spec
 from seqnas.report import build_report, load_race, summarize, val_mse
 from seqnas.report.stats import holm, seeds_for_claim, smallest_p, wilcoxon_less
 from seqnas.space import space_from_dict
@@ -148,8 +148,8 @@ def test_variability_failures_and_small_samples_are_stated(tmp_path):
 def test_retrained_figures_rank_the_race_and_baselines_are_reference_rows(tmp_path):
     """Planted retrainings reverse the search's order: the table ranks on what a user gets."""
     from seqnas import baselines
-    from seqnas.compare import BASELINES_KEY, LSTM_KEY
     from seqnas.final import STATE_KEY, final_seeds
+    from seqnas.race.spec import BASELINES_KEY, LSTM_KEY
 
     db = str(tmp_path / "race.db")
     spec = plant_race(db, {"random": [[1.0, 0.9]] * 3, "lucky": [[0.5, 0.6]] * 3}, final_repeats=2)

@@ -1,4 +1,4 @@
-"""End-to-end smoke tests of the core: API search, resume by re-calling, load."""
+"""End-to-end smoke tests of the core: API search, continuing with load_if_exists=True, load."""
 
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ def test_task_search_stores_every_metric_and_reloads(db, tiny_macro):
     again = seqnas.load("s", db)
     assert again.best_value == r.best_value
     assert again.trials["arch_hash"].tolist() == r.trials["arch_hash"].tolist()
-    # Calling search again with a larger budget continues the study instead of starting over.
-    more = seqnas.search(tiny_macro, task="sunspots", strategy="random", trials=5, seed=1, train=TINY_TRAIN, study="s", db=db)
+    # Calling search again with load_if_exists=True and a larger budget continues the study instead of starting over.
+    more = seqnas.search(tiny_macro, task="sunspots", strategy="random", trials=5, seed=1, train=TINY_TRAIN, study="s", db=db,
+                         load_if_exists=True)
     assert len(more.records) == 5
     assert more.trials["arch_hash"].tolist()[:3] == r.trials["arch_hash"].tolist()

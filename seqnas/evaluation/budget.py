@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from seqnas.errors import ConfigError
+from seqnas.checks import positive_int
 
 
 @dataclass(frozen=True)
@@ -21,9 +21,7 @@ class TrainBudget:
 
     def __post_init__(self) -> None:
         for name in ("max_epochs", "patience", "batch_size"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {v!r}")
+            positive_int(getattr(self, name), name)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

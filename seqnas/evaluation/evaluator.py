@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 import traceback
 from collections.abc import Mapping, Sequence
@@ -15,6 +14,7 @@ from seqnas.errors import ConfigError
 from seqnas.evaluation.metrics import UNIT_METRICS, VAL_UNIT_METRICS
 from seqnas.evaluation.training import Diverged, TrainBudget, latency_ms, seed_everything, split_actual, train, unit_errors
 from seqnas.models import build, count_params, learning_rate
+from seqnas.seeds import derive_seed
 from seqnas.space.base import Arch
 from seqnas.tasks import TaskSpec, load_task
 from seqnas.trial import Result, TrialState
@@ -50,8 +50,7 @@ def parse_objectives(objectives: str | Sequence[str] | None) -> tuple[str, ...]:
 
 def trial_seed(seed: int, arch: Arch) -> int:
     """Per-architecture seed: the same architecture gets the same result whenever it is run."""
-    digest = hashlib.sha256(f"{seed}:{arch.key}".encode()).digest()
-    return int.from_bytes(digest[:4], "little")
+    return derive_seed(seed, arch.key)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any, Callable
 
+from seqnas.checks import optional_positive_int
 from seqnas.errors import ConfigError
 from seqnas.execution.base import Executor, check_trial_timeout, run_trial
 from seqnas.execution.inline import InlineExecutor
@@ -25,8 +26,7 @@ def make_executor(name: str | None, workers: int | None = None, *, trial_timeout
     ``workers`` None means 1 for inline and pool, the number of cores for a local Ray instance and
     the number of CPUs of the cluster for Ray at an address.
     """
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-        raise ConfigError(f"--workers must be a positive integer, got {workers!r}")
+    optional_positive_int(workers, "--workers")
     trial_timeout = check_trial_timeout(trial_timeout)
     if name is None:
         # A time limit needs a worker process that can be stopped, so it implies a pool.

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
 import time
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Sequence
 from typing import Any, Callable
 
-from seqnas.errors import ConfigError
+from seqnas.checks import optional_positive_number
 from seqnas.trial import Proposal, Result
 
 Evaluator = Callable[..., Result]
@@ -42,12 +41,7 @@ def timeout_result(limit: float, ran: float, cpu_seconds: float) -> Result:
 
 
 def check_trial_timeout(trial_timeout: float | None) -> float | None:
-    if trial_timeout is None:
-        return None
-    if isinstance(trial_timeout, bool) or not isinstance(trial_timeout, (int, float)) or not math.isfinite(trial_timeout) \
-            or trial_timeout <= 0:
-        raise ConfigError(f"--trial-timeout must be a positive number of seconds, got {trial_timeout!r}")
-    return float(trial_timeout)
+    return optional_positive_number(trial_timeout, "--trial-timeout", unit="seconds")
 
 
 class Executor(ABC):

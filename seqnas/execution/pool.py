@@ -13,23 +13,18 @@ from multiprocessing.connection import wait as wait_any
 from typing import Any
 
 from seqnas.execution.base import Evaluator, SlotExecutor, run_trial
+from seqnas.threads import ONE_THREAD_ENV, environment, single_threaded_process
 from seqnas.trial import Proposal, Result
 
 # A worker that dies this many times in a row before it is ready means workers cannot start at all.
 _MAX_START_FAILURES = 3
-_ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-
-
 def _worker_main(conn: Connection) -> None:
     """One worker: receive pickled trials, run them one at a time, send the results back."""
     # Ctrl-C in a terminal reaches the whole process group; the driver handles it and stops us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    os.environ["OMP_NUM_THREADS"] = "1"
-    import torch
-
     from seqnas.evaluation.training import warm_up_torch
 
-    torch.set_num_threads(1)
+    single_threaded_process()
     warm_up_torch()
     conn.send(("ready", os.getpid()))
     while True:
@@ -85,16 +80,8 @@ class _Worker:
         # The spawned child may import torch (re-importing the caller's __main__) before
         # _worker_main runs, so one OpenMP thread must already be in its environment: two
         # workers with spinning OpenMP pools on two cores ran each trial about 2x slower.
-        saved = {k: os.environ.get(k) for k in _ONE_THREAD}
-        os.environ.update(_ONE_THREAD)
-        try:
+        with environment(ONE_THREAD_ENV):
             self.proc.start()
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
         child.close()
         self.ready = False
         self.tag: int | None = None

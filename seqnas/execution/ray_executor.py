@@ -12,6 +12,7 @@ from typing import Any
 
 from seqnas.errors import ConfigError
 from seqnas.execution.base import Evaluator, SlotExecutor, run_trial
+from seqnas.threads import restore_environment, single_threaded_process
 from seqnas.trial import Proposal, Result
 
 # For an instance we start (a real cluster needs them unset). RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0,
@@ -29,10 +30,7 @@ class TrialActor:
     """The body of one Ray actor: a persistent worker process that runs one trial at a time."""
 
     def __init__(self) -> None:
-        os.environ["OMP_NUM_THREADS"] = "1"
-        import torch
-
-        torch.set_num_threads(1)
+        single_threaded_process()
 
     def ready(self) -> int:
         return os.getpid()
@@ -126,11 +124,7 @@ class RayExecutor(SlotExecutor):
         return ray
 
     def _restore_env(self) -> None:
-        for k, v in self._saved_env.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        restore_environment(self._saved_env)
         self._saved_env = {}
         if self._saved_constant is not None:
             from ray._private import ray_constants

@@ -1,4 +1,4 @@
-"""build(arch, family, n_features, horizon) -> torch.nn.Module, one builder per space family."""
+"""build(arch, family, n_features, horizon) -> torch.nn.Module, by the family registry (``seqnas.families``)."""
 
 from __future__ import annotations
 
@@ -8,41 +8,55 @@ from typing import Any, Callable
 from torch import nn
 
 from seqnas.errors import SpaceError
+from seqnas.families import Family, family_names, get_family, is_registered
+from seqnas.families import register_family as _register
 
 Builder = Callable[[Mapping[str, Any], int, int], nn.Module]
-_BUILDERS: dict[str, Builder] = {}
-_LEARNING_RATES: dict[str, Callable[[Mapping[str, Any]], float]] = {}
-_SPACE_CHECKS: dict[str, Callable[[Any], None]] = {}
 
 
-def register_family(family: str, builder: Builder, learning_rate: Callable[[Mapping[str, Any]], float],
-                    check_space: Callable[[Any], None] | None = None) -> None:
-    """``check_space(space)``, if given, raises SpaceError for a parameter or value the family cannot build."""
-    _BUILDERS[family] = builder
-    _LEARNING_RATES[family] = learning_rate
-    if check_space is not None:
-        _SPACE_CHECKS[family] = check_space
+def register_family(family: str | Family, builder: Builder | str | None = None,
+                    learning_rate: Callable[[Mapping[str, Any]], float] | None = None,
+                    check_space: Callable[[Any], None] | None = None, *, space: Callable[[], Any] | str | None = None,
+                    supernet: Callable[..., Any] | str | None = None, defaults: Mapping[str, Any] | None = None) -> Family:
+    """Register a model family: ``register_family(Family(...))``, or by parts (the historical signature).
+
+    ``builder(arch, n_features, horizon) -> nn.Module``; ``learning_rate(arch)`` defaults to the
+    architecture's ``lr``, else ``defaults["lr"]``; ``check_space(space)``, if given, raises
+    SpaceError for a parameter or value the family cannot build; ``space()`` is the family's
+    built-in space, ``supernet(space, n_features, horizon, fixed)`` its one-shot supernet
+    (strategy "darts" refuses a family without one).
+    """
+    if isinstance(family, Family):
+        return _register(family)
+    if builder is None:
+        raise TypeError("register_family(name, builder, ...) needs a model builder")
+    return _register(Family(family, model=builder, space=space, supernet=supernet, defaults=dict(defaults or {}),
+                            check_space=check_space, learning_rate=learning_rate))
+
+
+def _check(family: str | None) -> Family:
+    if not is_registered(family):
+        raise SpaceError(f"no model family {family!r}; spaces trained on a task need family one of {family_names()}")
+    return get_family(family)
 
 
 def check_space(space: Any) -> None:
     """Refuse a space whose architectures the family cannot build, before any trial runs."""
-    check = _SPACE_CHECKS.get(_check(space.family))
-    if check is not None:
-        check(space)
-
-
-def _check(family: str | None) -> str:
-    if family not in _BUILDERS:
-        raise SpaceError(f"no model family {family!r}; spaces trained on a task need family one of {sorted(_BUILDERS)}")
-    return family  # type: ignore[return-value]
+    _check(space.family).check(space)
 
 
 def build(arch: Mapping[str, Any], family: str | None, n_features: int, horizon: int) -> nn.Module:
-    return _BUILDERS[_check(family)](arch, n_features, horizon)
+    model: nn.Module = _check(family).make_model(arch, n_features, horizon)
+    return model
 
 
 def learning_rate(arch: Mapping[str, Any], family: str | None) -> float:
-    return float(_LEARNING_RATES[_check(family)](arch))
+    return _check(family).learning_rate_of(arch)
+
+
+def defaults(family: str | None) -> dict[str, Any]:
+    """Values of the parameters a user space of this family may leave out."""
+    return _check(family).default_values()
 
 
 def count_params(model: nn.Module) -> int:
@@ -50,15 +64,8 @@ def count_params(model: nn.Module) -> int:
 
 
 def families() -> list[str]:
-    return sorted(_BUILDERS)
+    return family_names()
 
 
-def _register_builtins() -> None:
-    from seqnas.models.rnn_cell import CellRNN, cell_value, check_cell_space
-    from seqnas.models.rnn_macro import StackedRNN, check_macro_space, macro_value
-
-    register_family("rnn-macro", StackedRNN, lambda a: macro_value(a, "lr"), check_macro_space)
-    register_family("rnn-cell", CellRNN, lambda a: cell_value(a, "lr"), check_cell_space)
-
-
-_register_builtins()
+__all__ = ["Builder", "Family", "build", "check_space", "count_params", "defaults", "families", "learning_rate",
+           "register_family"]

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from seqnas.errors import SpaceError
+from seqnas.space.rnn_cell import DEFAULTS  # values a user space may leave out
 
 ACTIVATION_FNS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "tanh": torch.tanh,
@@ -17,9 +18,6 @@ ACTIVATION_FNS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "sigmoid": torch.sigmoid,
     "identity": lambda t: t,
 }
-
-# Values a user-declared rnn-cell space may leave out (they are not part of the built-in space).
-DEFAULTS: dict[str, Any] = {"hidden": 32, "lr": 3e-3, "dropout": 0.0}
 
 
 def cell_value(arch: Mapping[str, Any], name: str) -> Any:

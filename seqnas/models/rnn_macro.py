@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from seqnas.errors import SpaceError
+from seqnas.space.rnn_macro import DEFAULTS  # values a user space may leave out
 
 _CELLS = {
     "rnn_tanh": lambda i, h: nn.RNN(i, h, batch_first=True, nonlinearity="tanh"),
@@ -18,10 +19,6 @@ _CELLS = {
     "lstm": lambda i, h: nn.LSTM(i, h, batch_first=True),
     "gru": lambda i, h: nn.GRU(i, h, batch_first=True),
 }
-
-# Values a user-declared rnn-macro space may leave out.
-DEFAULTS: dict[str, Any] = {"depth": 1, "cell1": "lstm", "hidden1": 32, "dropout": 0.0, "residual": False,
-                            "layer_norm": False, "lr": 3e-3}
 
 
 def macro_value(arch: Mapping[str, Any], name: str) -> Any:

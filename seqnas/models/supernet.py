@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from seqnas.errors import ConfigError
+from seqnas.families import supernet_family
 from seqnas.space.base import Arch, SearchSpace
 
 MIXINGS = ("softmax", "dirichlet", "gumbel")
@@ -230,16 +231,9 @@ def top_architectures(space: SearchSpace, choices: Sequence[Choice], probs: Sequ
 
 
 def build_supernet(space: SearchSpace, n_features: int, horizon: int, fixed: Mapping[str, Any]) -> Supernet:
-    """The supernet of a space's model family (rnn-cell or rnn-macro)."""
-    if space.family == "rnn-cell":
-        from seqnas.models.cell_supernet import CellSupernet
+    """The supernet of a space's model family (``Family.supernet`` in the registry, ``seqnas.families``).
 
-        return CellSupernet(space, n_features, horizon, fixed)
-    if space.family == "rnn-macro":
-        from seqnas.models.macro_supernet import MacroSupernet
-
-        return MacroSupernet(space, n_features, horizon, fixed)
-    raise ConfigError(f"no supernet for family {space.family!r}; one-shot search supports rnn-cell and rnn-macro spaces")
-
-
-SUPERNET_FAMILIES = ("rnn-cell", "rnn-macro")
+    The supernet modules (``cell_supernet``, ``macro_supernet``) import this one for ``Choice`` and
+    ``Supernet``; this module names them only through the registry, so the imports run one way."""
+    net: Supernet = supernet_family(space.family).make_supernet(space, n_features, horizon, fixed)
+    return net

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
 
 from seqnas.final import Final, load_final
+from seqnas.race.spec import BASELINES_KEY, LSTM_KEY, RACE_KEY, RaceSpec, list_races, load_race_spec
 from seqnas.storage import Storage
 from seqnas.study import StudySettings
 from seqnas.trial import TrialRecord, TrialState, best_first
@@ -38,13 +40,13 @@ class Run:
     def arch_trials(self) -> list[TrialRecord]:
         """Finished architecture trials in the order their results arrived."""
         done = [r for r in self.records if r.kind == "arch" and r.state.finished]
-        return sorted(done, key=lambda r: (r.tell_seq is None, r.tell_seq or 0, r.number))
+        return sorted(done, key=attrgetter("tell_order"))
 
     @property
     def finished(self) -> list[TrialRecord]:
         """Every finished trial (one-shot jobs such as a supernet search included), in told order."""
         done = [r for r in self.records if r.state.finished]
-        return sorted(done, key=lambda r: (r.tell_seq is None, r.tell_seq or 0, r.number))
+        return sorted(done, key=attrgetter("tell_order"))
 
     @property
     def n_trials(self) -> int:
@@ -174,8 +176,6 @@ class RaceData:
 
 def load_race(db: str, race: str | None = None) -> RaceData:
     """Read a race from its database. Without a race record, every study is a run, grouped by strategy."""
-    from seqnas.compare import RACE_KEY, list_races, load_race_spec
-
     storage = Storage(db, create=False)
     try:
         if race is not None or list_races(storage):
@@ -210,10 +210,9 @@ def load_race(db: str, race: str | None = None) -> RaceData:
         storage.close()
 
 
-def _baselines(storage: Storage, spec: Any) -> list[BaselineResult]:
+def _baselines(storage: Storage, spec: RaceSpec) -> list[BaselineResult]:
     """The race's reference rows as stored by compare: persistence and ridge once, the default LSTM per seed."""
     from seqnas import baselines
-    from seqnas.compare import BASELINES_KEY, LSTM_KEY
 
     out = []
     fixed = storage.get_meta(BASELINES_KEY + spec.name) or {}

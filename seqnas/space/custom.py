@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from seqnas.errors import SpaceError
+from seqnas.families import family_names, is_registered
 from seqnas.space.base import SearchSpace
-
-FAMILIES = ("rnn-macro", "rnn-cell")
 
 
 def space_from_dict(data: Any) -> SearchSpace:
-    """Build a space from ``{"family": ..., "params": [...]}``.
+    """Build a space from ``{"family": ..., "params": [...]}``; the family, if given, must be registered
+    (``seqnas.families``).
 
     Each parameter is ``{"name", "type": categorical|int|float, "choices" | "low"/"high"/"log",
     "condition": {"parent", "values"}}``. A shorthand is accepted too: ``params`` as a mapping
@@ -34,8 +34,8 @@ def space_from_dict(data: Any) -> SearchSpace:
                 raise SpaceError(f"parameter {name!r}: give a list of choices or a mapping, got {spec!r}")
         data["params"] = expanded
     family = data.get("family")
-    if family is not None and family not in FAMILIES:
-        raise SpaceError(f"unknown space family {family!r}; use one of {list(FAMILIES)} or leave it out")
+    if family is not None and not is_registered(family):
+        raise SpaceError(f"unknown space family {family!r}; use one of the registered families {family_names()} or leave it out")
     return SearchSpace.from_json(data)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from seqnas.errors import SpaceError
 from seqnas.space.base import SearchSpace
@@ -10,6 +11,9 @@ from seqnas.space.params import Categorical, Param
 
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "identity")
 DEFAULT_NODES = 8
+
+# Values a user-declared rnn-cell space may leave out (they are not part of the built-in space).
+DEFAULTS: dict[str, Any] = {"hidden": 32, "lr": 3e-3, "dropout": 0.0}
 
 
 def rnn_cell_space(nodes: int = DEFAULT_NODES, activations: Sequence[str] = ACTIVATIONS) -> SearchSpace:

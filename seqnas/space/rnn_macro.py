@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from seqnas.space.base import SearchSpace
 from seqnas.space.params import Categorical, Condition, Param
@@ -11,6 +12,10 @@ CELLS = ("rnn_tanh", "rnn_relu", "lstm", "gru")
 HIDDEN = (8, 16, 32, 64, 128)
 DROPOUT = (0.0, 0.1, 0.2, 0.3)
 LEARNING_RATES = (1e-3, 3e-3, 1e-2)
+
+# Values a user-declared rnn-macro space may leave out (the family's defaults, see seqnas.families).
+DEFAULTS: dict[str, Any] = {"depth": 1, "cell1": "lstm", "hidden1": 32, "dropout": 0.0, "residual": False,
+                            "layer_norm": False, "lr": 3e-3}
 
 
 def rnn_macro_space(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -41,8 +41,24 @@ class Strategy:
     """
 
     name = "base"
+    _init_options: dict[str, Any] | None  # set by __new__: see init_options
     multi_objective = False  # True when the strategy uses several objectives itself
     max_duplicate_retries = 50  # _propose attempts per ask before the strategy counts as exhausted
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self:
+        self = super().__new__(cls)
+        # What the strategy is constructed with, so that a study searched with an instance records
+        # its options and ``seqnas.resume`` can rebuild it by name (``init_options``).
+        self._init_options = None if len(args) > 1 else {k: v for k, v in kwargs.items()
+                                                           if k not in ("space", "seed", "objectives")}
+        return self
+
+    def init_options(self) -> dict[str, Any] | None:
+        """The keyword options this strategy was constructed with, besides space, seed and objectives
+        (``make_strategy(type(s).name, ..., options=s.init_options())`` builds the same strategy);
+        None when it was given other positional arguments than the space."""
+        opts = getattr(self, "_init_options", {})
+        return None if opts is None else dict(opts)
 
     def __init__(self, space: SearchSpace, *, seed: int = 0, objectives: Sequence[str] = ("val_mse",)) -> None:
         self.space = space
@@ -105,7 +121,7 @@ class Strategy:
         """
         running: dict[int, Proposal] = {}
         ordered = sorted(records, key=lambda r: r.number)
-        tells = sorted((r for r in ordered if r.state.finished), key=lambda r: (r.tell_seq is None, r.tell_seq or 0, r.number))
+        tells = sorted((r for r in ordered if r.state.finished), key=lambda r: r.tell_order)
         told = 0
         for r in ordered:
             while told < len(tells) and told < r.told_before and tells[told].number < r.number:

@@ -21,7 +21,7 @@ from seqnas.space.base import Arch, SearchSpace
 from seqnas.space.params import Categorical, Int, Param
 from seqnas.strategies.base import Strategy
 from seqnas.strategies.options import bool_option, choice_option, int_option
-from seqnas.strategies.reinforce import one_thread
+from seqnas.threads import one_thread
 from seqnas.trial import Proposal, TrialRecord, TrialState
 
 INFO_KEY = "optuna_system_attrs"  # where a trial's Optuna notes are stored (TrialRecord.info)
@@ -323,6 +323,6 @@ class BayesianSearch(Strategy):
                     self._add_running(r.arch, r.info.get(INFO_KEY))
                 if r.arch is not None and not r.state.finished:
                     running[r.number] = Proposal(arch=r.arch, kind=r.kind, info=r.info)
-        for r in sorted((r for r in ordered if r.state.finished), key=lambda r: (r.tell_seq is None, r.tell_seq or 0, r.number)):
+        for r in sorted((r for r in ordered if r.state.finished), key=lambda r: r.tell_order):
             self.tell(r)
         return running

@@ -6,8 +6,7 @@ import base64
 import bisect
 import math
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -19,24 +18,11 @@ from seqnas.space.base import Arch, SearchSpace
 from seqnas.space.params import Categorical, Int, Param
 from seqnas.strategies.base import Strategy
 from seqnas.strategies.options import choice_option, float_option, int_option
+from seqnas.threads import one_thread
 from seqnas.trial import Proposal, TrialRecord, TrialState
 
 STATE_VERSION = 1
 OFF_POLICY = ("exclude", "importance")
-
-
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """The controller's tensors are tiny: extra intra-op threads only add contention (several
-    times slower on a busy machine), so its steps run on one thread."""
-    before = torch.get_num_threads()
-    if before != 1:
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        if before != 1:
-            torch.set_num_threads(before)
 
 
 class _Decision:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+from seqnas.checks import optional_positive_int
 from seqnas.errors import TaskError
 from seqnas.tasks.base import TaskData, TaskSpec, make_windows
 from seqnas.tasks.builtin import BUILTIN_TASKS
@@ -31,8 +32,7 @@ def task_spec(task: str | TaskSpec | None = None, *, csv: str | None = None, tar
             raise TaskError("--target and --features are for --csv tasks")
         spec = TaskSpec(name, window=window, horizon=horizon)
     for label, v in (("window", window), ("horizon", horizon)):
-        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
-            raise TaskError(f"--{label} must be a positive integer, got {v!r}")
+        optional_positive_int(v, f"--{label}", TaskError)
     return spec
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,17 +10,20 @@ from typing import Any
 import numpy as np
 
 from seqnas.errors import ConfigError
-from seqnas.models.supernet import DERIVATIONS, MIXINGS, SUPERNET_FAMILIES
+from seqnas.families import supernet_family
+from seqnas.models.supernet import DERIVATIONS, MIXINGS
+from seqnas.seeds import derive_seed
 from seqnas.space.base import Arch, SearchSpace
 from seqnas.strategies.base import WAIT, Strategy
-from seqnas.strategies.darts_search import DEFAULT_REMEDY, REMEDIES, SELECTIONS, DartsConfig
+from seqnas.strategies.darts.remedies import DEFAULT_REMEDY, REMEDIES, SELECTIONS, DartsConfig
+from seqnas.strategies.darts.search import search_supernet
 from seqnas.strategies.options import bool_option, choice_option, float_option, int_option
 from seqnas.trial import Proposal, Result, TrialRecord, TrialState
 
 
 def supernet_seed(seed: int) -> int:
-    digest = hashlib.sha256(f"{seed}:supernet".encode()).digest()
-    return int.from_bytes(digest[:4], "little")
+    """The seed of the supernet search of a trial seeded ``seed``."""
+    return derive_seed(seed, "supernet")
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,6 @@ class SupernetJob:
 
     def __call__(self, evaluator: Any, seed: int) -> Result:
         from seqnas.evaluation.training import seed_everything
-        from seqnas.strategies.darts_search import search_supernet
         from seqnas.tasks import load_task
 
         t0, c0 = time.perf_counter(), time.process_time()
@@ -70,7 +71,7 @@ class DartsSearch(Strategy):
     N. When the list is used up (or the supernet failed) the strategy is exhausted.
 
     Options: epochs (20), order (1 or 2), remedy (darts+ (default), darts-, drnas, gdas, none; see
-    ``darts_search.REMEDIES``), and to override a remedy's parts: mixing (softmax, dirichlet,
+    ``remedies.REMEDIES``), and to override a remedy's parts: mixing (softmax, dirichlet,
     gumbel), warmup, kl, stop_patience, stop_on_collapse, aux; weight_paths (mixture, or
     sampled: each weight step trains one architecture drawn from the current distribution, at
     the cost of one discrete network); arch_lr, weight_lr, batch_size, xi, tau, top_k (length of
@@ -94,9 +95,8 @@ class DartsSearch(Strategy):
                  selection: str = "alpha", pt_tune: int = 1,
                  progress: bool | None = None, fixed: dict[str, Any] | None = None) -> None:
         super().__init__(space, seed=seed, objectives=objectives)
-        if space.family not in SUPERNET_FAMILIES:
-            raise ConfigError(f"strategy 'darts' needs a space of family {' or '.join(SUPERNET_FAMILIES)} trained on a task "
-                              f"(got family {space.family!r}); search other spaces and objective functions with another strategy")
+        # A one-line ConfigError for a space without a registered family, or a family without a supernet.
+        supernet_family(space.family, "strategy 'darts'", "search other spaces and objective functions with another strategy")
         n = self.name
         if fixed is not None and not isinstance(fixed, dict):
             raise ConfigError(f"strategy 'darts': option fixed must be a mapping of parameter -> value, got {fixed!r}")

@@ -1,0 +1,52 @@
+"""The race's baselines (reference rows, not strategies): persistence and ridge regression once per
+race, the default LSTM trained with each race seed's retraining seeds; stored in the meta table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from seqnas import baselines
+from seqnas.execution.base import Executor
+from seqnas.final import final_seeds, train_each
+from seqnas.race.progress import RaceProgress
+from seqnas.race.spec import BASELINES_KEY, LSTM_KEY, RaceSpec
+from seqnas.storage import Storage
+from seqnas.tasks import load_task
+
+
+def store_fixed_baselines(storage: Storage, spec: RaceSpec) -> None:
+    """Persistence and ridge regression: deterministic, computed once per race (cheap)."""
+    if spec.settings.task is None or storage.get_meta(BASELINES_KEY + spec.name):
+        return
+    data = load_task(spec.settings.task)
+    storage.set_meta(BASELINES_KEY + spec.name, {baselines.PERSISTENCE: baselines.persistence(data),
+                                                  baselines.LINEAR: baselines.ridge(data)})
+
+
+def _lstm_seeds(spec: RaceSpec, seed: int) -> list[int]:
+    """The default LSTM trains with the strategies' retraining seeds (once even without retraining)."""
+    return final_seeds(seed, max(1, spec.final_repeats))
+
+
+def lstm_baseline_done(storage: Storage, spec: RaceSpec, seed: int) -> bool:
+    runs = storage.get_meta(f"{LSTM_KEY}{spec.name}/seed{seed}") or {}
+    return all(str(s) in runs for s in _lstm_seeds(spec, seed))
+
+
+def run_lstm_baseline(storage: Storage, executor: Executor, spec: RaceSpec, seed: int, progress: RaceProgress) -> None:
+    """Train the default LSTM with race seed ``seed``'s retraining seeds; each result is stored as it arrives."""
+    from seqnas.evaluation.evaluator import TaskEvaluator
+
+    key = f"{LSTM_KEY}{spec.name}/seed{seed}"
+    runs: dict[str, Any] = dict(storage.get_meta(key) or {})
+    evaluator = TaskEvaluator(spec.settings.task, "rnn-macro", spec.settings.train)  # type: ignore[arg-type]
+    arch = baselines.default_lstm_arch()
+
+    def store(_: Any, s: int, entry: dict[str, Any]) -> None:
+        runs[str(s)] = entry
+        storage.set_meta(key, runs)
+
+    train_each(executor, evaluator, [(arch, s) for s in _lstm_seeds(spec, seed) if str(s) not in runs], store)
+    ok = [r["test_mse"] for r in runs.values() if "test_mse" in r]
+    progress.note(f"[green]done[/green] {baselines.label(baselines.DEFAULT_LSTM)} seed {seed}: test MSE "
+                  f"{sum(ok) / len(ok) if ok else float('nan'):.4g} ({len(ok)} trainings)")
