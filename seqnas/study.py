@@ -11,7 +11,7 @@ from seqnas.errors import ConfigError, StudyError
 from seqnas.evaluation.budget import TrainBudget
 from seqnas.space.base import SearchSpace
 from seqnas.storage import Storage, StudyRow
-from seqnas.tasks import TaskSpec
+from seqnas.tasks import TaskSpec, is_bench_task
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,7 @@ class StudySettings:
 
 def make_evaluator(space: SearchSpace, settings: StudySettings, objective: Callable[..., Any] | None = None) -> Any:
     # Imported here, not at the top: they import torch, and reading a study's settings (`seqnas show`) must not.
-    from seqnas.evaluation.evaluator import ObjectiveEvaluator, TaskEvaluator
+    from seqnas.evaluation.evaluator import ObjectiveEvaluator
     from seqnas.models import check_space, families
 
     if settings.task is None:
@@ -137,7 +137,24 @@ def make_evaluator(space: SearchSpace, settings: StudySettings, objective: Calla
         raise ConfigError(f"space {space.name!r} has no model family to train on a task; give 'family: one of {families()}' "
                           "in the space file, or search it with a Python objective=")
     check_space(space)  # a space the family cannot build is refused before any study is written
-    return TaskEvaluator(settings.task, space.family, settings.train, settings.objectives, settings.max_params)
+    if is_bench_task(settings.task.name):
+        from seqnas.tabular import check_bench_space
+
+        check_bench_space(space)
+    return task_evaluator(settings.task, space.family, settings.train, settings.objectives, settings.max_params)
+
+
+def task_evaluator(task: TaskSpec, family: str, train: TrainBudget, objectives: Sequence[str] = ("val_mse",),
+                   max_params: int | None = None) -> Any:
+    """What evaluates an architecture on a task: training it (TaskEvaluator), or, on a ``bench:`` task,
+    looking its recorded training up in the tabular benchmark (seqnas.tabular.LookupEvaluator)."""
+    if is_bench_task(task.name):
+        from seqnas.tabular import LookupEvaluator
+
+        return LookupEvaluator(task.name, train, tuple(objectives), max_params)
+    from seqnas.evaluation.evaluator import TaskEvaluator
+
+    return TaskEvaluator(task, family, train, tuple(objectives), max_params)
 
 
 class StudyExistsError(StudyError):

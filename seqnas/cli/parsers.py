@@ -32,7 +32,8 @@ def command(name: str, handler: Handler, help: str, examples: str) -> Callable[[
 # -- shared argument groups ----------------------------------------------------------------------
 def add_task_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("task")
-    g.add_argument("--task", help="built-in task: mackey-glass, sunspots (default), co2, elnino")
+    g.add_argument("--task", help="built-in task: mackey-glass, sunspots (default), co2, elnino; or bench:sunspots, bench:co2, "
+                                       "bench:elnino: look trainings up in the tabular benchmark (with --space rnn-macro-272)")
     g.add_argument("--csv", help="your own series: a CSV file with a header row")
     g.add_argument("--target", help="CSV column to forecast")
     g.add_argument("--features", help="comma-separated extra CSV input columns")

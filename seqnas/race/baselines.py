@@ -11,6 +11,7 @@ from seqnas.final import final_seeds, train_each
 from seqnas.race.progress import RaceProgress
 from seqnas.race.spec import BASELINES_KEY, LSTM_KEY, RaceSpec
 from seqnas.storage import Storage
+from seqnas.study import task_evaluator
 from seqnas.tasks import load_task
 
 
@@ -35,11 +36,9 @@ def lstm_baseline_done(storage: Storage, spec: RaceSpec, seed: int) -> bool:
 
 def run_lstm_baseline(storage: Storage, executor: Executor, spec: RaceSpec, seed: int, progress: RaceProgress) -> None:
     """Train the default LSTM with race seed ``seed``'s retraining seeds; each result is stored as it arrives."""
-    from seqnas.evaluation.evaluator import TaskEvaluator
-
     key = f"{LSTM_KEY}{spec.name}/seed{seed}"
     runs: dict[str, Any] = dict(storage.get_meta(key) or {})
-    evaluator = TaskEvaluator(spec.settings.task, "rnn-macro", spec.settings.train)  # type: ignore[arg-type]
+    evaluator = task_evaluator(spec.settings.task, "rnn-macro", spec.settings.train)  # type: ignore[arg-type]
     arch = baselines.default_lstm_arch()
 
     def store(_: Any, s: int, entry: dict[str, Any]) -> None:

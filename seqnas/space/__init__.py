@@ -15,7 +15,10 @@ from seqnas.space.rnn_macro import rnn_macro_space
 
 # Named spaces besides the model families' own (``register_space``); a family's built-in space
 # (``Family.space`` in ``seqnas.families``) is found under the family's name.
-BUILTIN_SPACES: dict[str, Callable[[], SearchSpace]] = {}
+BUILTIN_SPACES: dict[str, Callable[[], SearchSpace]] = {
+    # The tabular benchmark's space (seqnas.tabular): every architecture of it is in the shipped table.
+    "rnn-macro-272": lambda: space_from_file(Path(__file__).with_name("rnn_macro_272.yaml")),
+}
 
 
 def register_space(name: str, factory: Callable[[], SearchSpace]) -> None:

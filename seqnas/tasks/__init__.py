@@ -11,6 +11,18 @@ from seqnas.tasks.base import TaskData, TaskSpec, make_windows
 from seqnas.tasks.builtin import BUILTIN_TASKS
 
 DEFAULT_TASK = "sunspots"
+# "bench:<task>": the tabular benchmark's results on a built-in task, looked up instead of trained
+# (seqnas.tabular); its data are the built-in task's, windowed as the table was made.
+BENCH_PREFIX = "bench:"
+
+
+def is_bench_task(name: str | None) -> bool:
+    return bool(name) and str(name).startswith(BENCH_PREFIX)
+
+
+def builtin_name(name: str) -> str:
+    """The built-in task behind a task name: 'bench:sunspots' -> 'sunspots'."""
+    return name[len(BENCH_PREFIX):] if name.startswith(BENCH_PREFIX) else name
 
 
 def task_spec(task: str | TaskSpec | None = None, *, csv: str | None = None, target: str | None = None,
@@ -26,10 +38,13 @@ def task_spec(task: str | TaskSpec | None = None, *, csv: str | None = None, tar
                         time_column=time_column, window=window, horizon=horizon)
     else:
         name = task or DEFAULT_TASK
-        if name not in BUILTIN_TASKS:
-            raise TaskError(f"unknown task {name!r}; use one of {sorted(BUILTIN_TASKS)} or --csv FILE --target COLUMN")
+        if builtin_name(name) not in BUILTIN_TASKS:
+            raise TaskError(f"unknown task {name!r}; use one of {sorted(BUILTIN_TASKS)}, a tabular benchmark task "
+                            f"{BENCH_PREFIX}<task>, or --csv FILE --target COLUMN")
         if target or features:
             raise TaskError("--target and --features are for --csv tasks")
+        if name.startswith(BENCH_PREFIX) and (window is not None or horizon is not None):
+            raise TaskError(f"a {BENCH_PREFIX} task has the window and horizon its table was made with; drop --window/--horizon")
         spec = TaskSpec(name, window=window, horizon=horizon)
     for label, v in (("window", window), ("horizon", horizon)):
         optional_positive_int(v, f"--{label}", TaskError)
@@ -51,13 +66,13 @@ def _load(spec: TaskSpec, _mtime: int) -> TaskData:
         window, horizon = spec.window or 24, spec.horizon or 1
         name = spec.label
     else:
-        if spec.name not in BUILTIN_TASKS:
+        if builtin_name(spec.name) not in BUILTIN_TASKS:
             raise TaskError(f"unknown task {spec.name!r}; use one of {sorted(BUILTIN_TASKS)}")
-        b = BUILTIN_TASKS[spec.name]
-        values, columns = b.load(), [spec.name]
+        b = BUILTIN_TASKS[builtin_name(spec.name)]
+        values, columns = b.load(), [builtin_name(spec.name)]
         window, horizon = spec.window or b.window, spec.horizon or b.horizon
         name = spec.name
     return make_windows(values, 0, window, horizon, spec.val_fraction, spec.test_fraction, name=name, columns=columns)
 
 
-__all__ = ["BUILTIN_TASKS", "DEFAULT_TASK", "TaskData", "TaskSpec", "load_task", "task_spec"]
+__all__ = ["BENCH_PREFIX", "BUILTIN_TASKS", "DEFAULT_TASK", "builtin_name", "is_bench_task", "TaskData", "TaskSpec", "load_task", "task_spec"]
