@@ -54,9 +54,7 @@ def summary(db: Path) -> dict:
             "median": float(np.median(s.scores)) if s.scores else None, "mean_rank": s.mean_rank, "p_holm_better": s.p_holm,
             "p_holm_worse": s.p_holm_worse, "n": len(s.scores), "trials_per_run": s.trials / max(len(s.scores), 1),
             "scores": dict(zip(map(str, s.seeds), map(float, s.scores)))}
-    refs = {r.name: r.test_mse for r in getattr(data, "references", []) if getattr(r, "test_mse", None) is not None} \
-        if hasattr(data, "references") else {}
-    out["references"] = refs
+    out["references"] = {b.name: float(np.mean(list(b.test.values()))) for b in data.baselines if b.test}
     return out
 
 
@@ -100,7 +98,8 @@ def write(out: Path, tasks: list[str], budgets: list[float], real: Path | None, 
         for s, v in sorted(r["strategies"].items(), key=lambda kv: kv[1]["mean_rank"] or 99):
             lines.append(f"| {s} | {fmt(v['mean'])} ± {fmt(v['sd'], 2)} | {fmt(v['median'])} | {fmt(v['mean_rank'], 3)} | "
                          f"{fmt(v['p_holm_better'], 2)} | {fmt(v['p_holm_worse'], 2)} | {fmt(v['trials_per_run'], 3)} |")
-        lines.append("")
+        lines += ["", "Baselines (mean test MSE over the race seeds): " + ", ".join(
+            f"{k} {fmt(v)}" for k, v in sorted(r["references"].items(), key=lambda kv: kv[1])), ""]
     # Which strategy to use: mean rank over every (task, budget), development and held-out tasks apart.
     for label, group in (("development tasks", DEV_TASKS), ("held-out task", HELD_OUT_TASKS)):
         ranks: dict[str, list[float]] = {}
