@@ -19,7 +19,7 @@ from seqnas.space.base import Arch, SearchSpace
 from seqnas.space.params import Categorical
 from seqnas.space.rnn_macro import DEFAULTS
 from seqnas.tasks import BENCH_PREFIX as PREFIX
-from seqnas.tasks import is_bench_task as is_bench_task  # re-exported
+from seqnas.tasks import builtin_name, is_bench_task
 
 DATA = Path(__file__).resolve().parent / "data"
 TABLE_PATH = DATA / "rnn-macro-272.csv.gz"
@@ -50,8 +50,8 @@ class Row:
 
 def bench_task_name(name: str) -> str:
     """'bench:sunspots' -> 'sunspots' (the built-in task the table was trained on)."""
-    task = name[len(PREFIX):]
-    if task not in tasks():
+    task = builtin_name(name)
+    if not is_bench_task(name) or task not in tasks():
         raise TaskError(f"unknown benchmark task {name!r}; use one of {[PREFIX + t for t in tasks()]}")
     return task
 
