@@ -14,7 +14,7 @@ from seqnas.result import SearchResult, result_of
 from seqnas.space import Arch, SearchSpace, get_space
 from seqnas.storage import Storage, StudyRow
 from seqnas.study import Budget, StudySettings, make_evaluator, open_study, parse_directions
-from seqnas.tasks import load_task, task_spec
+from seqnas.tasks.inputs import task_inputs
 
 # What `load` and `seqnas show` do not need is imported where it is used: torch (the evaluators, via
 # the executors and strategies), optuna (the strategies), pandas (the DataFrames), the progress bar.
@@ -153,8 +153,9 @@ def search(
     target: str | None = None,
     features: Sequence[str] = (),
     time_column: str | None = None,
-    window: int | None = None,
+    window: int | Sequence[int] | str | None = None,
     horizon: int | None = None,
+    calendar: bool | str | None = None,
     objective: Callable[[Arch], Any] | None = None,
     strategy: str | Strategy = "random",
     strategy_options: dict[str, Any] | None = None,
@@ -181,6 +182,9 @@ def search(
     """Search ``space`` on a task (built-in, or ``csv``/``target``) or on ``objective(arch) -> float``
     (or a mapping of objective name -> float, with ``objectives=[...]``).
 
+    ``window``: the task's input length, or several (``[24, 48, 96]``) or ``"auto"`` (derived from the
+    series' dominant period) to search it; ``calendar``: ``True`` adds hour-of-day / day-of-week /
+    time-of-year inputs from ``time_column``, ``"search"`` searches them on/off (``seqnas.tasks.inputs``).
     ``strategy``: a registered name (options in ``strategy_options``) or a strategy instance
     constructed on ``space`` (its seed is the study's when ``seed`` is not given; default seed 0).
     ``directions``: per objective, "minimize" (default) or "maximize" (only a Python objective's).
@@ -204,9 +208,8 @@ def search(
         spec = None
     else:
         names = parse_objectives(objectives)
-        spec = task_spec(task, csv=csv, target=target, features=tuple(features), time_column=time_column,
-                         window=window, horizon=horizon)
-        load_task(spec)  # a bad CSV is reported now, before any study is written
+        sp, spec = task_inputs(sp, task, csv=csv, target=target, features=tuple(features), time_column=time_column,
+                               window=window, horizon=horizon, calendar=calendar)
     train_budget = train if isinstance(train, TrainBudget) else TrainBudget(**(train or {}))
     check_final(final_repeats, final_top)
     choice, seed = _choose_strategy(strategy, sp, seed, names, strategy_options, train_budget.max_epochs)

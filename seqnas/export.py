@@ -15,6 +15,7 @@ from seqnas.evaluation.training import naive_scale_of
 from seqnas.models import build
 from seqnas.space import Arch
 from seqnas.tasks import TaskSpec, load_task
+from seqnas.tasks.inputs import task_for
 
 _README = """# Exported seqnas model
 
@@ -22,7 +23,7 @@ Study `{study}` ({strategy}), best trial #{number}: validation MSE {val:.6g} whe
 Retrained here with the study's seed: validation MSE {val2:.6g}, test MSE {test:.6g}, {params} parameters
 (MSE of standardised values).
 
-It forecasts `{target}` {horizon} step(s) ahead from the last {window} rows of {columns}{time}.
+It forecasts `{target}` {horizon} step(s) ahead from the last {window} rows of {columns}{calendar}{time}.
 
 ## Errors in the data's own units (the retrained model)
 
@@ -99,11 +100,12 @@ def export_study(study: str, db: str, out: str | Path) -> dict[str, Any]:
         return meta  # an objective-function study has no model to retrain
     evaluator = TaskEvaluator(settings.task, result.space.family, settings.train, settings.objectives)
     model, metrics = evaluator.fit(best.arch, settings.seed)
-    data = load_task(settings.task)
+    data = load_task(task_for(settings.task, best.arch))  # its window and calendar inputs, if they were searched
     step = _time_step(settings.task)
     naive = naive_scale_of(data)
     meta.update({"task": settings.task.to_json(), "n_features": data.n_features, "window": data.window,
                  "horizon": data.horizon, "columns": data.columns, "target": data.target,
+                 "calendar": data.info.get("calendar") or [],
                  "time_column": settings.task.time_column, "time_step": step,
                  "scaling": "standard: (x - mean) / std per column, fitted on the training part", "mean": data.mean.tolist(),
                  "std": data.std.tolist(), "naive_mae": naive, "retrained_metrics": metrics})
@@ -113,7 +115,8 @@ def export_study(study: str, db: str, out: str | Path) -> dict[str, Any]:
         study=study, strategy=result.strategy, number=best.number, val=best.value, val2=metrics["val_mse"],
         test=metrics["test_mse"], params=metrics["params"], out=str(out), window=data.window,
         features=data.n_features, horizon=data.horizon, target=data.target, columns=", ".join(f"`{c}`" for c in data.columns),
-        time=_time_phrase(settings.task.time_column, step), time_df=f" (and {settings.task.time_column!r}: continued)"
+        calendar=f" and the calendar inputs {', '.join(data.info['calendar'])} (from the time column)"
+        if data.info.get("calendar") else "", time=_time_phrase(settings.task.time_column, step), time_df=f" (and {settings.task.time_column!r}: continued)"
         if settings.task.time_column else "", errors=_errors_markdown(metrics, data.horizon),
         naive="-" if naive is None else f"{naive:.4g}"))
     return meta

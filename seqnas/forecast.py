@@ -1,15 +1,15 @@
 """Forecasts from an exported model: ``seqnas predict`` and ``seqnas.load_model(path).predict(df)``.
 
 An export (``seqnas export``) carries what a forecast needs: the columns the model reads (the
-target first), the scaling fitted on the training part, the window and horizon, the time step of
-the training data's time column and the in-sample naive forecast's MAE (MASE's denominator).
+target first), the scaling fitted on the training part, the window and horizon, the calendar inputs
+(if any, computed from the time column), the time step of the training data's time column and the in-sample naive forecast's MAE (MASE's denominator).
 
 - ``predict`` forecasts the ``horizon`` steps after the last row of the data, in the target's own
   units, the time column continued with the training data's step where the data has one;
 - ``backtest`` slides over the data: every window of ``window`` rows followed by ``horizon``
   known rows is forecast, beside the truth, with the error measures of
-  ``seqnas.evaluation.metrics``. On the training file, window ``i`` is window ``i`` of the
-  search's task (so the test split's forecasts are those of its last windows).
+  ``seqnas.evaluation.metrics``. On the training file the last windows are the search's test
+  windows (a study that searched the window starts its own windows later, at its longest window).
 """
 
 from __future__ import annotations
@@ -129,6 +129,7 @@ class Forecaster:
         task = meta.get("task") or {}
         self.time_column: str | None = meta.get("time_column", task.get("time_column"))
         self.time_step: dict[str, Any] | None = meta.get("time_step")
+        self.calendar: list[str] = [str(c) for c in meta.get("calendar") or []]  # calendar inputs from the time column
         scale = meta.get("naive_mae")
         self.naive_mae: float | None = float(scale) if scale is not None else None
 
@@ -158,8 +159,17 @@ class Forecaster:
             raise TaskError("the export does not say which data it was trained on; give the data (--csv FILE)")
         return _Data(np.asarray(BUILTIN_TASKS[task["name"]].load(), dtype=np.float64), None, None)
 
-    def _scaled(self, values: np.ndarray) -> np.ndarray:
-        return ((values - self.mean) / self.std).astype(np.float32)  # as the task's windows were scaled
+    def _inputs(self, d: _Data) -> np.ndarray:
+        """Every row's model inputs: the columns scaled as the task's windows were, then the calendar inputs."""
+        scaled = ((d.values - self.mean) / self.std).astype(np.float32)
+        if not self.calendar:
+            return scaled
+        if d.parsed is None or self.time_column is None:
+            raise TaskError(f"the model reads calendar inputs computed from the time column {self.time_column!r}; "
+                            "give data with that column")
+        from seqnas.tasks.calendar import calendar_features
+
+        return np.concatenate([scaled, calendar_features(d.parsed, self.calendar).astype(np.float32)], axis=1)
 
     def _forecast(self, X: np.ndarray) -> np.ndarray:
         from seqnas.evaluation.training import forecast, unscale
@@ -174,7 +184,7 @@ class Forecaster:
         if len(d.values) < self.window:
             raise TaskError(f"the data has {len(d.values)} rows, too few to forecast: the model reads the last "
                             f"{self.window} rows")
-        X = self._scaled(d.values[-self.window:])[None]
+        X = self._inputs(d)[-self.window:][None]
         pred = self._forecast(X)[0]
         out: dict[str, Any] = {"step": np.arange(1, self.horizon + 1)}
         if d.parsed is not None and self.time_column is not None:
@@ -196,7 +206,7 @@ class Forecaster:
         if n < 1:
             raise TaskError(f"the data has {rows} rows, too few for one backtest window: {self.window} input rows and "
                             f"{self.horizon} to compare with, {self.window + self.horizon} in all")
-        scaled = self._scaled(d.values)
+        scaled = self._inputs(d)
         idx = np.arange(n)[:, None]
         X = scaled[idx + np.arange(self.window)[None, :]]
         target_rows = idx + self.window + np.arange(self.horizon)[None, :]  # (n, horizon)

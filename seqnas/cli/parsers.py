@@ -38,8 +38,13 @@ def add_task_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--target", help="CSV column to forecast")
     g.add_argument("--features", help="comma-separated extra CSV input columns")
     g.add_argument("--time-column", help="CSV timestamp column (checked: parseable, sorted, no duplicates)")
-    g.add_argument("--window", type=positive_int_arg("--window"), help="input length (default: per task, 24 for CSV)")
+    g.add_argument("--window", metavar="N|N,N,..|auto",
+                   help="input length (default: per task, 24 for CSV); several, e.g. 24,48,96,168, are searched; 'auto' "
+                        "searches 0.5x, 1x, 2x, 3.5x the series' dominant period (from the training part's autocorrelation)")
     g.add_argument("--horizon", type=positive_int_arg("--horizon"), help="steps to predict (default: per task, 1 for CSV)")
+    g.add_argument("--calendar", choices=("off", "on", "search"), default=None,
+                   help="hour-of-day, day-of-week and time-of-year inputs (sine, cosine) from --time-column: on, off "
+                        "(default), or search (each architecture with or without them)")
 
 
 def add_option_arg(p: argparse.ArgumentParser, required_prefix: bool) -> None:

@@ -17,6 +17,7 @@ from seqnas.models import build, count_params, learning_rate
 from seqnas.seeds import derive_seed
 from seqnas.space.base import Arch
 from seqnas.tasks import TaskSpec, load_task
+from seqnas.tasks.inputs import task_for
 from seqnas.trial import Result, TrialState
 
 # Every task trial's metrics (and the per-step lists of the error measures; val_mape and test_mape
@@ -87,7 +88,7 @@ class TaskEvaluator:
             return Result.failed(error, time.perf_counter() - t0, **extra, **metrics)
 
         try:
-            data = load_task(self.task)
+            data = load_task(task_for(self.task, arch))  # the architecture's window and calendar inputs, if searched
             # CPU-seconds count this trial's own work: reading the task happens once per process
             # (then it is cached), so the first trial a process runs must not pay for it.
             c0 = time.process_time()
@@ -116,7 +117,7 @@ class TaskEvaluator:
 
     def fit(self, arch: Arch, seed: int) -> tuple[Any, dict[str, Any]]:
         """Train and return (model, metrics): what export uses to retrain the best architecture."""
-        data = load_task(self.task)
+        data = load_task(task_for(self.task, arch))
         gen = seed_everything(trial_seed(seed, arch))
         model = build(arch, self.family, data.n_features, data.horizon)
         metrics = train(model, data, learning_rate(arch, self.family), self.budget, gen)

@@ -70,11 +70,9 @@ def split_actual(data: TaskData, split: str) -> np.ndarray:
     """The actual target values (windows, horizon) of a split's windows ("val" or "test"), in the target's units:
     the series as read (``data.series``), not the scaled targets unscaled (those only when it is missing)."""
     y = data.y_val if split == "val" else data.y_test
-    start = data.info.get(f"{split}_start")
-    if data.series is None or start is None:
+    if data.series is None or f"{split}_start" not in data.info:
         return unscale(y, data.mean[0], data.std[0])
-    rows = np.arange(start, start + len(y))[:, None] + data.window + np.arange(data.horizon)[None, :]
-    return np.asarray(data.series, dtype=np.float64)[rows, 0]
+    return np.asarray(data.series, dtype=np.float64)[data.target_rows(split), 0]
 
 
 def split_forecast(model: nn.Module, data: TaskData, split: str) -> tuple[np.ndarray, np.ndarray]:

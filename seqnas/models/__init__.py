@@ -41,8 +41,12 @@ def _check(family: str | None) -> Family:
 
 
 def check_space(space: Any) -> None:
-    """Refuse a space whose architectures the family cannot build, before any trial runs."""
-    _check(space.family).check(space)
+    """Refuse a space whose architectures the family cannot build, before any trial runs (the task's
+    parameters ``window`` and ``calendar`` are the task's to check: ``seqnas.tasks.inputs``)."""
+    from seqnas.tasks.inputs import check_input_params, model_space
+
+    check_input_params(space)
+    _check(space.family).check(model_space(space))
 
 
 def build(arch: Mapping[str, Any], family: str | None, n_features: int, horizon: int) -> nn.Module:

@@ -26,7 +26,7 @@ from seqnas.race.spec import DEFAULT_RACE, RaceSpec, _store_spec, load_race_spec
 from seqnas.space import SearchSpace, get_space
 from seqnas.storage import Storage
 from seqnas.study import Budget, StudySettings, make_evaluator, open_study
-from seqnas.tasks import load_task, task_spec
+from seqnas.tasks.inputs import task_inputs
 
 # The runner, the strategies (optuna), the evaluators (torch) and the report are imported where a race
 # runs or is finished: importing this module trains nothing.
@@ -54,8 +54,9 @@ def compare(
     target: str | None = None,
     features: Sequence[str] = (),
     time_column: str | None = None,
-    window: int | None = None,
+    window: int | Sequence[int] | str | None = None,
     horizon: int | None = None,
+    calendar: bool | str | None = None,
     strategies: str | Sequence[str] = "all",
     strategy_options: dict[str, dict[str, Any]] | None = None,
     trials: int | None = None,
@@ -92,9 +93,8 @@ def compare(
     if not isinstance(race, str) or not race.strip() or "/" in race:
         raise ConfigError(f"--race must be a non-empty name without '/', got {race!r}")
     sp = get_space(space)
-    spec_task = task_spec(task, csv=csv, target=target, features=tuple(features), time_column=time_column,
-                          window=window, horizon=horizon)
-    load_task(spec_task)  # a bad CSV is reported now, before anything is written
+    sp, spec_task = task_inputs(sp, task, csv=csv, target=target, features=tuple(features), time_column=time_column,
+                                window=window, horizon=horizon, calendar=calendar)  # a bad CSV is reported now
     train_budget = train if isinstance(train, TrainBudget) else TrainBudget(**(train or {}))
     if trials is None and cpu_seconds is None:
         trials = 30

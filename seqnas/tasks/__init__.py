@@ -11,6 +11,7 @@ from seqnas.tasks.base import TaskData, TaskSpec, make_windows
 from seqnas.tasks.builtin import BUILTIN_TASKS
 
 DEFAULT_TASK = "sunspots"
+DEFAULT_CSV_WINDOW = 24
 # "bench:<task>": the tabular benchmark's results on a built-in task, looked up instead of trained
 # (seqnas.tabular); its data are the built-in task's, windowed as the table was made.
 BENCH_PREFIX = "bench:"
@@ -57,22 +58,38 @@ def load_task(spec: TaskSpec) -> TaskData:
     return _load(spec, mtime)
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=32)  # a study that searches 4 windows with and without calendar inputs: 8 variants
 def _load(spec: TaskSpec, _mtime: int) -> TaskData:
+    calendar = None
     if spec.name == "csv":
         from seqnas.tasks.csv import load_csv  # pandas: imported only when a CSV task is loaded
 
         values, columns = load_csv(spec.csv or "", spec.target, spec.features, spec.time_column)
-        window, horizon = spec.window or 24, spec.horizon or 1
+        window, horizon = spec.window or DEFAULT_CSV_WINDOW, spec.horizon or 1
         name = spec.label
+        if spec.calendar:
+            from seqnas.tasks.csv import load_calendar
+
+            calendar = load_calendar(spec.csv or "", spec.time_column)
     else:
         if builtin_name(spec.name) not in BUILTIN_TASKS:
             raise TaskError(f"unknown task {spec.name!r}; use one of {sorted(BUILTIN_TASKS)}")
+        if spec.calendar:
+            raise TaskError(f"task {spec.name!r} has no time column: calendar inputs are for a CSV with --time-column; "
+                            "drop --calendar")
         b = BUILTIN_TASKS[builtin_name(spec.name)]
         values, columns = b.load(), [builtin_name(spec.name)]
         window, horizon = spec.window or b.window, spec.horizon or b.horizon
         name = spec.name
-    return make_windows(values, 0, window, horizon, spec.val_fraction, spec.test_fraction, name=name, columns=columns)
+    return make_windows(values, 0, window, horizon, spec.val_fraction, spec.test_fraction, name=name, columns=columns,
+                        reach=spec.reach, calendar=calendar)
 
 
-__all__ = ["BENCH_PREFIX", "BUILTIN_TASKS", "DEFAULT_TASK", "builtin_name", "is_bench_task", "TaskData", "TaskSpec", "load_task", "task_spec"]
+def default_window(spec: TaskSpec) -> int:
+    """The window a task uses when none is given: the built-in task's, 24 for a CSV."""
+    if spec.name == "csv":
+        return DEFAULT_CSV_WINDOW
+    return BUILTIN_TASKS[builtin_name(spec.name)].window if builtin_name(spec.name) in BUILTIN_TASKS else DEFAULT_CSV_WINDOW
+
+
+__all__ = ["BENCH_PREFIX", "BUILTIN_TASKS", "DEFAULT_TASK", "default_window", "builtin_name", "is_bench_task", "TaskData", "TaskSpec", "load_task", "task_spec"]

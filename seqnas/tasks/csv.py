@@ -120,3 +120,14 @@ def load_csv(path: str, target: str | None, features: tuple[str, ...] = (), time
             raise TaskError(f"column {c!r} has an infinite value at data row {i + 1}")
         out[:, j] = vals
     return out, wanted
+
+
+def load_calendar(path: str, time_column: str | None) -> tuple[np.ndarray, list[str]]:
+    """The calendar inputs (``seqnas.tasks.calendar``) of a CSV file's time column (checked by ``load_csv`` first)."""
+    from seqnas.tasks.calendar import calendar_of
+    from seqnas.timeaxis import infer_time_step, parse_times
+
+    if not time_column:
+        raise TaskError("calendar inputs are computed from the time column: give --time-column COLUMN, or drop --calendar")
+    times = parse_times(pd.read_csv(path, usecols=[time_column], dtype=str, keep_default_na=False)[time_column])
+    return calendar_of(times, infer_time_step(times), f"time column {time_column!r}")

@@ -47,9 +47,13 @@ class SupernetJob:
         task = getattr(evaluator, "task", None)
         if task is None:
             raise ConfigError("strategy 'darts' trains a supernet on a task; it cannot search a Python objective function")
+        from seqnas.tasks.inputs import fixed_inputs, task_for
+
         space = SearchSpace.from_json(self.space)
         config = DartsConfig(**self.config)
-        data = load_task(task)
+        # The supernet reads one window: a searched window (or calendar) is fixed at its first choice or
+        # the option fixed's value, and the derived architectures carry that value (fixed_values).
+        data = load_task(task_for(task, fixed_inputs(space, config.fixed)))
         gen = seed_everything(supernet_seed(seed))
         budget = evaluator.budget
         metrics = search_supernet(space, data, config, gen, grad_clip=float(budget.grad_clip), default_batch=int(budget.batch_size),
