@@ -1,9 +1,10 @@
 """Calendar inputs: where in the day, the week and the year each row of a series falls, from its time column.
 
 Each cycle is two inputs, the sine and cosine of its phase (so 23:30 is next to 00:00, Sunday next to
-Monday). Only the cycles that the series' time step can resolve are used: hour of the day for a step
-under a day, day of the week under a week, time of the year under half a year; a daily series gets
-day-of-week and time-of-year inputs, a monthly one time-of-year only. The phases are read from the
+Monday). Only the cycles that the series' time step can resolve and that it covers at least twice
+(a shorter span makes the phase a mere trend) are used: hour of the day for a step under a day, day
+of the week under a week, time of the year under half a year; so a daily series of four years gets
+day-of-week and time-of-year inputs, twelve weeks of half-hours hour-of-day and day-of-week. The phases are read from the
 clock time as written in the file (a column with one time zone offset keeps it; the hour is never
 shifted to UTC). Computed from the time column only, so a forecast computes the same inputs for
 rows it has not seen.
@@ -23,9 +24,10 @@ DAY = 86400.0
 CYCLES = (("day", DAY, DAY), ("week", 7 * DAY, 7 * DAY), ("year", 365.2425 * DAY, 182 * DAY))
 
 
-def calendar_names(step_seconds: float) -> list[str]:
-    """The calendar input columns for a series with this time step: e.g. ['day_sin', 'day_cos', ...]."""
-    return [f"{name}_{f}" for name, _, resolves in CYCLES if step_seconds < resolves for f in ("sin", "cos")]
+def calendar_names(step_seconds: float, span_seconds: float) -> list[str]:
+    """The calendar input columns for a series with this time step and span: e.g. ['day_sin', 'day_cos', ...]."""
+    return [f"{name}_{f}" for name, length, resolves in CYCLES if step_seconds < resolves and span_seconds >= 2 * length
+            for f in ("sin", "cos")]
 
 
 def _phase(times: pd.Series, cycle: str) -> np.ndarray:
@@ -61,8 +63,9 @@ def calendar_of(times: pd.Series, step: dict[str, Any] | None, what: str) -> tup
     if step is None or step.get("kind") != "datetime":
         raise TaskError(f"calendar inputs need a time column of dates and times; {what} has "
                         f"{'numbers' if step else 'no usable time step'}: drop --calendar")
-    names = calendar_names(float(step["seconds"]))
+    span = float((times.iloc[-1] - times.iloc[0]).total_seconds())
+    names = calendar_names(float(step["seconds"]), span)
     if not names:
-        raise TaskError(f"{what} has a time step of {step['seconds'] / DAY:g} days: too coarse for hour, day-of-week or "
-                        "time-of-year inputs; drop --calendar")
+        raise TaskError(f"{what} steps {step['seconds'] / DAY:g} days over {span / DAY:g} days: no daily, weekly or yearly "
+                        "cycle that it resolves and covers twice; drop --calendar")
     return calendar_features(times, names), names

@@ -168,8 +168,9 @@ def task_inputs(space: SearchSpace, task: Any = None, *, window: Any = None, cal
     space, spec = with_inputs(space, spec, None if isinstance(one, int) else one, calendar)
     load_task(spec)
     for name in INPUT_PARAMS:
-        if name in space.names and isinstance(space[name], Categorical):
-            for value in space[name].choices:
+        p = space[name] if name in space.names else None
+        if isinstance(p, Categorical):
+            for value in p.choices:
                 load_task(task_for(spec, {name: value}))
     return space, spec
 
@@ -187,7 +188,7 @@ def check_input_params(space: SearchSpace) -> None:
             ok = values is not None and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1 for v in values)
             what = "positive integers (categorical or int)"
         else:
-            ok = isinstance(p, Categorical) and all(isinstance(v, bool) for v in p.choices)
+            ok = isinstance(p, Categorical) and all(isinstance(v, bool) for v in values or [])
             what = "true / false (categorical)"
         if not ok:
             raise TaskError(f"parameter {name!r} must hold {what}; got {values if values is not None else p.type_name}")
@@ -199,7 +200,7 @@ def fit_reach(space: SearchSpace, spec: TaskSpec) -> TaskSpec:
     if "window" not in space.names:
         return spec
     p = space["window"]
-    longest = int(max(p.choices)) if isinstance(p, Categorical) else int(p.high)
+    longest = int(max(p.choices)) if isinstance(p, Categorical) else int(p.high) if isinstance(p, Int) else 0
     return replace(spec, reach=max(longest, spec.reach or 0))
 
 
