@@ -164,12 +164,13 @@ class Forecaster:
         scaled = ((d.values - self.mean) / self.std).astype(np.float32)
         if not self.calendar:
             return scaled
-        if d.parsed is None or self.time_column is None:
+        if d.times is None or self.time_column is None:
             raise TaskError(f"the model reads calendar inputs computed from the time column {self.time_column!r}; "
                             "give data with that column")
-        from seqnas.tasks.calendar import calendar_features
+        from seqnas.tasks.calendar import calendar_features, wall_clock
 
-        return np.concatenate([scaled, calendar_features(d.parsed, self.calendar).astype(np.float32)], axis=1)
+        cal = calendar_features(wall_clock(d.times), self.calendar)
+        return np.concatenate([scaled, cal.astype(np.float32)], axis=1)
 
     def _forecast(self, X: np.ndarray) -> np.ndarray:
         from seqnas.evaluation.training import forecast, unscale

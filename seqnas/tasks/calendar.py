@@ -12,6 +12,7 @@ rows it has not seen.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,23 @@ def calendar_names(step_seconds: float, span_seconds: float) -> list[str]:
             for f in ("sin", "cos")]
 
 
+_OFFSET = re.compile(r"(\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(?:Z|UTC|[+-]\d{2}:?\d{2})$")
+
+
+def wall_clock(column: pd.Series) -> pd.Series:
+    """A time column as the clock on the wall read it: a text column's UTC offsets dropped before parsing
+    (so a column whose offset changes with daylight saving keeps its hours), a zone-aware column's zone dropped."""
+    from seqnas.timeaxis import parse_times
+
+    if pd.api.types.is_datetime64_any_dtype(column.dtype):
+        times = column.reset_index(drop=True)
+    else:
+        times = parse_times(column.astype(str).str.strip().str.replace(_OFFSET, r"\1", regex=True))
+    if isinstance(times.dtype, pd.DatetimeTZDtype):
+        times = times.dt.tz_localize(None)
+    return times
+
+
 def _phase(times: pd.Series, cycle: str) -> np.ndarray:
     """The phase in [0, 1) of each timestamp in its day, week or year (wall-clock time)."""
     t = pd.DatetimeIndex(times)
@@ -37,9 +55,9 @@ def _phase(times: pd.Series, cycle: str) -> np.ndarray:
     if cycle == "day":
         return np.asarray(day, dtype=np.float64)
     if cycle == "week":
-        return np.asarray((t.dayofweek + day) / 7.0, dtype=np.float64)
+        return np.asarray((t.day_of_week + day) / 7.0, dtype=np.float64)
     days_in_year = np.where(t.is_leap_year, 366.0, 365.0)
-    return np.asarray((t.dayofyear - 1 + day) / days_in_year, dtype=np.float64)
+    return np.asarray((t.day_of_year - 1 + day) / days_in_year, dtype=np.float64)
 
 
 def calendar_features(times: pd.Series, names: list[str]) -> np.ndarray:

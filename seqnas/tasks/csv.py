@@ -124,10 +124,10 @@ def load_csv(path: str, target: str | None, features: tuple[str, ...] = (), time
 
 def load_calendar(path: str, time_column: str | None) -> tuple[np.ndarray, list[str]]:
     """The calendar inputs (``seqnas.tasks.calendar``) of a CSV file's time column (checked by ``load_csv`` first)."""
-    from seqnas.tasks.calendar import calendar_of
-    from seqnas.timeaxis import infer_time_step, parse_times
+    from seqnas.tasks.calendar import calendar_of, wall_clock
+    from seqnas.timeaxis import infer_time_step
 
     if not time_column:
         raise TaskError("calendar inputs are computed from the time column: give --time-column COLUMN, or drop --calendar")
-    times = parse_times(pd.read_csv(path, usecols=[time_column], dtype=str, keep_default_na=False)[time_column])
+    times = wall_clock(pd.read_csv(path, usecols=[time_column], dtype=str, keep_default_na=False)[time_column])
     return calendar_of(times, infer_time_step(times), f"time column {time_column!r}")

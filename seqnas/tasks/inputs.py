@@ -24,9 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from seqnas.errors import TaskError
+from seqnas.errors import ConfigError, SpaceError, TaskError
 from seqnas.space.base import SearchSpace
 from seqnas.space.params import Categorical, Int
+from seqnas.tasks import BUILTIN_TASKS, builtin_name, default_window, is_bench_task
 from seqnas.tasks.base import TaskSpec
 
 INPUT_PARAMS = ("window", "calendar")
@@ -123,8 +124,6 @@ def _series(spec: TaskSpec) -> np.ndarray:
         from seqnas.tasks.csv import load_csv
 
         return load_csv(spec.csv or "", spec.target, spec.features, spec.time_column)[0]
-    from seqnas.tasks import BUILTIN_TASKS, builtin_name
-
     return BUILTIN_TASKS[builtin_name(spec.name)].load()
 
 
@@ -134,6 +133,12 @@ def with_inputs(space: SearchSpace, spec: TaskSpec, window: Any = None, calendar
     "search" adds the ``calendar`` parameter. The task's ``reach`` is then the longest window of the space."""
     windows = parse_window(window)
     mode = parse_calendar(calendar)
+    given = [name for name, on in (("window", windows is not None or spec.window is not None), ("calendar", mode != "off"))
+             if on and name in space.names]
+    if given:
+        raise TaskError(f"the space declares {given[0]!r} itself; drop --{given[0]} or the space's parameter")
+    if windows is not None and is_bench_task(spec.name):
+        raise TaskError(f"a {spec.name.split(':')[0]}: task has the window its table was made with; drop --window")
     if windows == AUTO:
         windows = auto_windows(_series(spec), 1 - spec.val_fraction - spec.test_fraction)[0]
     added = []
@@ -148,9 +153,6 @@ def with_inputs(space: SearchSpace, spec: TaskSpec, window: Any = None, calendar
         spec = replace(spec, calendar=True)
     elif mode == "search":
         added.append(Categorical("calendar", [False, True]))
-    taken = [p.name for p in added if p.name in space.names]
-    if taken:
-        raise TaskError(f"the space declares {taken[0]!r} itself; drop --{taken[0]} or the space's parameter")
     if added:
         space = SearchSpace([*space.params, *added], name=space.name, family=space.family)
     return space, fit_reach(space, spec)
@@ -201,7 +203,10 @@ def fit_reach(space: SearchSpace, spec: TaskSpec) -> TaskSpec:
         return spec
     p = space["window"]
     longest = int(max(p.choices)) if isinstance(p, Categorical) else int(p.high) if isinstance(p, Int) else 0
-    return replace(spec, reach=max(longest, spec.reach or 0))
+    reach = max(longest, spec.reach or 0)
+    # What reads the study's task without an architecture (the race's baselines, the val_mape check) uses the
+    # task's own window: at most the reach, so that it starts at the same row as every trial.
+    return replace(spec, reach=reach, window=min(spec.window or default_window(spec), reach))
 
 
 def task_for(spec: TaskSpec, arch: Any) -> TaskSpec:
@@ -224,4 +229,10 @@ def model_space(space: SearchSpace) -> SearchSpace:
 def fixed_inputs(space: SearchSpace, fixed: dict[str, Any]) -> dict[str, Any]:
     """The task parameters a search that cannot vary them uses (darts' supernet): ``fixed`` values, else the
     parameter's default (its first choice)."""
-    return {name: fixed.get(name, space[name].default) for name in INPUT_PARAMS if name in space.names}
+    out = {}
+    for name in (n for n in INPUT_PARAMS if n in space.names):
+        try:
+            out[name] = space[name].check(fixed[name]) if name in fixed else space[name].default
+        except SpaceError as e:
+            raise ConfigError(f"strategy 'darts': option fixed: {e}") from None
+    return out

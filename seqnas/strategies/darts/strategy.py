@@ -104,6 +104,9 @@ class DartsSearch(Strategy):
         n = self.name
         if fixed is not None and not isinstance(fixed, dict):
             raise ConfigError(f"strategy 'darts': option fixed must be a mapping of parameter -> value, got {fixed!r}")
+        from seqnas.tasks.inputs import fixed_inputs
+
+        fixed_inputs(space, fixed or {})  # a fixed window or calendar that is not one of the space's choices: refused now
         self.config = DartsConfig(
             epochs=int_option(n, "epochs", epochs, low=1), order=int_option(n, "order", order, low=1),
             remedy=choice_option(n, "remedy", remedy, sorted(REMEDIES)),
