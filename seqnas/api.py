@@ -156,6 +156,7 @@ def search(
     window: int | Sequence[int] | str | None = None,
     horizon: int | None = None,
     calendar: bool | str | None = None,
+    level: bool | str | None = None,
     objective: Callable[[Arch], Any] | None = None,
     strategy: str | Strategy = "random",
     strategy_options: dict[str, Any] | None = None,
@@ -184,7 +185,8 @@ def search(
 
     ``window``: the task's input length, or several (``[24, 48, 96]``) or ``"auto"`` (derived from the
     series' dominant period) to search it; ``calendar``: ``True`` adds hour-of-day / day-of-week /
-    time-of-year inputs from ``time_column``, ``"search"`` searches them on/off (``seqnas.tasks.inputs``).
+    time-of-year inputs from ``time_column``, ``"search"`` searches them on/off; ``level``: ``True`` forecasts
+    the change from each window's last value (for a trend), ``"search"`` searches it (``seqnas.tasks.inputs``).
     ``strategy``: a registered name (options in ``strategy_options``) or a strategy instance
     constructed on ``space`` (its seed is the study's when ``seed`` is not given; default seed 0).
     ``directions``: per objective, "minimize" (default) or "maximize" (only a Python objective's).
@@ -209,7 +211,7 @@ def search(
     else:
         names = parse_objectives(objectives)
         sp, spec = task_inputs(sp, task, csv=csv, target=target, features=tuple(features), time_column=time_column,
-                               window=window, horizon=horizon, calendar=calendar)
+                               window=window, horizon=horizon, calendar=calendar, level=level)
     train_budget = train if isinstance(train, TrainBudget) else TrainBudget(**(train or {}))
     check_final(final_repeats, final_top)
     choice, seed = _choose_strategy(strategy, sp, seed, names, strategy_options, train_budget.max_epochs)

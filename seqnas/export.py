@@ -115,8 +115,9 @@ def export_study(study: str, db: str, out: str | Path) -> dict[str, Any]:
         study=study, strategy=result.strategy, number=best.number, val=best.value, val2=metrics["val_mse"],
         test=metrics["test_mse"], params=metrics["params"], out=str(out), window=data.window,
         features=data.n_features, horizon=data.horizon, target=data.target, columns=", ".join(f"`{c}`" for c in data.columns),
-        calendar=f" and the calendar inputs {', '.join(data.info['calendar'])} (from the time column)"
-        if data.info.get("calendar") else "", time=_time_phrase(settings.task.time_column, step), time_df=f" (and {settings.task.time_column!r}: continued)"
+        calendar=(f" and the calendar inputs {', '.join(data.info['calendar'])} (from the time column)"
+                  if data.info.get("calendar") else "") + (" (level-normalised: it reads the window relative to its last "
+                                                           "target value and forecasts the change)" if best.arch.get("level") else ""), time=_time_phrase(settings.task.time_column, step), time_df=f" (and {settings.task.time_column!r}: continued)"
         if settings.task.time_column else "", errors=_errors_markdown(metrics, data.horizon),
         naive="-" if naive is None else f"{naive:.4g}"))
     return meta

@@ -39,13 +39,15 @@ def render_study(result: Any, top: int = 10, console: Console | None = None) -> 
               f"seed={s.seed}  objectives={objectives}")
     budget = ", ".join(f"{k}={v}" for k, v in s.budget.to_json().items() if v is not None)
     con.print(f"trials: {n_done} complete, {n_failed} failed, {n_running} running  (budget {budget})")
-    searched = [n for n in ("window", "calendar") if n in result.space.names]
+    searched = [n for n in ("window", "calendar", "level") if n in result.space.names]
     if searched and s.task is not None:
         p = result.space["window"] if "window" in searched else None
         choices = getattr(p, "choices", None)
         what = ([f"window {', '.join(map(str, choices))}" if choices else f"window {getattr(p, 'low', '?')}-{getattr(p, 'high', '?')}"]
                 if p is not None else [])
         what += ["calendar inputs on/off"] if "calendar" in searched else []
+        what += [f"level normalisation {'/'.join('on' if v else 'off' for v in getattr(result.space['level'], 'choices', []))}"
+                 ] if "level" in searched else []
         con.print(f"inputs searched: {'; '.join(what)} (every window measured on the same target times, from row "
                   f"{s.task.reach or '-'} on)")
     rungs = sorted({r.info["rung_epochs"] for r in recs if r.info.get("rung_epochs") is not None})

@@ -45,6 +45,9 @@ def add_task_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--calendar", choices=("off", "on", "search"), default=None,
                    help="hour-of-day, day-of-week and time-of-year inputs (sine, cosine) from --time-column: on, off "
                         "(default), or search (each architecture with or without them)")
+    g.add_argument("--level", choices=("off", "on", "search"), default=None,
+                   help="level normalisation: read each window relative to its last target value and forecast the change "
+                        "from it (follows a trend beyond the training range): on, off (default), or search")
 
 
 def add_option_arg(p: argparse.ArgumentParser, required_prefix: bool) -> None:

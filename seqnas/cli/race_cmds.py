@@ -55,7 +55,7 @@ def _run_compare(args: argparse.Namespace, runs: int | None) -> Any:
              if v is not None}
     return compare(
         args.space or "rnn-macro", task=args.task, csv=args.csv, target=args.target, features=csv_list(args.features),
-        time_column=args.time_column, window=args.window, horizon=args.horizon, calendar=args.calendar, strategies=args.strategies or "all",
+        time_column=args.time_column, window=args.window, horizon=args.horizon, calendar=args.calendar, level=args.level, strategies=args.strategies or "all",
         strategy_options=options, trials=args.trials, cpu_seconds=args.cpu_seconds, seeds=args.seeds or 3,
         max_params=args.max_params, train=train, db=args.db, out=args.out or "report", race=args.race or "race",
         workers=runs, trial_timeout=args.trial_timeout,

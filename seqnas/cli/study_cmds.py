@@ -50,7 +50,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     try:
         result = search(
             args.space, task=args.task, csv=args.csv, target=args.target, features=csv_list(args.features),
-            time_column=args.time_column, window=args.window, horizon=args.horizon, calendar=args.calendar, strategy=args.strategy,
+            time_column=args.time_column, window=args.window, horizon=args.horizon, calendar=args.calendar, level=args.level, strategy=args.strategy,
             strategy_options=scheduler_options(args), trials=args.trials, seconds=args.seconds, cpu_seconds=args.cpu_seconds,
             seed=args.seed, objectives=args.objectives, max_params=args.max_params,
             train={"max_epochs": args.max_epochs, "patience": args.patience, "batch_size": args.batch_size},

@@ -41,8 +41,8 @@ def _check(family: str | None) -> Family:
 
 
 def check_space(space: Any) -> None:
-    """Refuse a space whose architectures the family cannot build, before any trial runs (the task's
-    parameters ``window`` and ``calendar`` are the task's to check: ``seqnas.tasks.inputs``)."""
+    """Refuse a space whose architectures the family cannot build, before any trial runs (the input
+    parameters ``window``, ``calendar`` and ``level`` are checked by ``seqnas.tasks.inputs``)."""
     from seqnas.tasks.inputs import check_input_params, model_space
 
     check_input_params(space)
@@ -50,7 +50,13 @@ def check_space(space: Any) -> None:
 
 
 def build(arch: Mapping[str, Any], family: str | None, n_features: int, horizon: int) -> nn.Module:
+    """The family's model of ``arch``; with ``level`` on, wrapped to forecast the change from each window's last
+    target value (``seqnas.models.level``)."""
     model: nn.Module = _check(family).make_model(arch, n_features, horizon)
+    if arch.get("level"):
+        from seqnas.models.level import LevelNormalized
+
+        model = LevelNormalized(model)
     return model
 
 

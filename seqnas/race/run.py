@@ -57,6 +57,7 @@ def compare(
     window: int | Sequence[int] | str | None = None,
     horizon: int | None = None,
     calendar: bool | str | None = None,
+    level: bool | str | None = None,
     strategies: str | Sequence[str] = "all",
     strategy_options: dict[str, dict[str, Any]] | None = None,
     trials: int | None = None,
@@ -94,7 +95,7 @@ def compare(
         raise ConfigError(f"--race must be a non-empty name without '/', got {race!r}")
     sp = get_space(space)
     sp, spec_task = task_inputs(sp, task, csv=csv, target=target, features=tuple(features), time_column=time_column,
-                                window=window, horizon=horizon, calendar=calendar)  # a bad CSV is reported now
+                                window=window, horizon=horizon, calendar=calendar, level=level)  # a bad CSV is reported now
     train_budget = train if isinstance(train, TrainBudget) else TrainBudget(**(train or {}))
     if trials is None and cpu_seconds is None:
         trials = 30

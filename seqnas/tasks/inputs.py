@@ -1,11 +1,13 @@
-"""What a model reads, as searchable parameters: the lookback ``window`` and the ``calendar`` inputs.
+"""What a model reads, as searchable parameters: the lookback ``window``, the ``calendar`` inputs, ``level``.
 
-Two parameter names of a search space belong to the task, not to the model family: ``window`` (how
-many past rows a model reads) and ``calendar`` (whether hour-of-day / day-of-week / time-of-year
-inputs are added; ``seqnas.tasks.calendar``). A space gets them from ``--window 24,48,96`` /
-``--window auto`` and ``--calendar search`` (``with_inputs``), or declares them itself (a YAML space
-with a ``window`` parameter). The evaluator then loads, per architecture, the task with that window
-and calendar (``task_for``); every strategy searches them like any other parameter.
+Three parameter names of a search space belong to no model family: ``window`` (how many past rows a
+model reads) and ``calendar`` (whether hour-of-day / day-of-week / time-of-year inputs are added;
+``seqnas.tasks.calendar``) are the task's; ``level`` (the target read relative to each window's last
+value, the change from it forecast; ``seqnas.models.level``) wraps any family's model. A space gets
+them from ``--window 24,48,96`` / ``--window auto``, ``--calendar search``, ``--level search``
+(``with_inputs``), or declares them itself (a YAML space with a ``window`` parameter). The evaluator
+then loads, per architecture, the task with that window and calendar (``task_for``); every strategy
+searches them like any other parameter.
 
 Every window length is measured on the same validation and test target time points: the study's
 task records the longest window it may use (``TaskSpec.reach``), and the splits are built on
@@ -30,9 +32,9 @@ from seqnas.space.params import Categorical, Int
 from seqnas.tasks import BUILTIN_TASKS, builtin_name, default_window, is_bench_task
 from seqnas.tasks.base import TaskSpec
 
-INPUT_PARAMS = ("window", "calendar")
+INPUT_PARAMS = ("window", "calendar", "level")
 AUTO = "auto"
-CALENDAR_MODES = ("off", "on", "search")
+MODES = ("off", "on", "search")  # --calendar and --level
 AUTO_MULTIPLES = (0.5, 1.0, 2.0, 3.5)
 MAX_AUTO_WINDOW = 336  # an RNN's cost grows with its window: a week of hours, or a week of half-hours / 2
 FALLBACK_WINDOWS = (12, 24, 48, 96)
@@ -72,15 +74,15 @@ def parse_window(value: Any) -> int | tuple[int, ...] | str | None:
     return out[0] if len(out) == 1 else tuple(sorted(out))
 
 
-def parse_calendar(value: Any) -> str:
-    """``--calendar``: "off" (default), "on" (always) or "search" (a searched on/off parameter)."""
+def parse_mode(value: Any, flag: str = "calendar") -> str:
+    """``--calendar`` / ``--level``: "off" (default), "on" (always) or "search" (a searched on/off parameter)."""
     if value is None or value is False:
         return "off"
     if value is True:
         return "on"
     text = str(value).strip().lower()
-    if text not in CALENDAR_MODES:
-        raise TaskError(f"--calendar must be one of {list(CALENDAR_MODES)}, got {value!r}")
+    if text not in MODES:
+        raise TaskError(f"--{flag} must be one of {list(MODES)}, got {value!r}")
     return text
 
 
@@ -127,14 +129,16 @@ def _series(spec: TaskSpec) -> np.ndarray:
     return BUILTIN_TASKS[builtin_name(spec.name)].load()
 
 
-def with_inputs(space: SearchSpace, spec: TaskSpec, window: Any = None, calendar: Any = None) -> tuple[SearchSpace, TaskSpec]:
-    """The space and task of a study with ``--window`` / ``--calendar`` applied: one window sets the
-    task's; several (or "auto") become the searched ``window`` parameter; calendar "on" sets the task's,
-    "search" adds the ``calendar`` parameter. The task's ``reach`` is then the longest window of the space."""
+def with_inputs(space: SearchSpace, spec: TaskSpec, window: Any = None, calendar: Any = None,
+                level: Any = None) -> tuple[SearchSpace, TaskSpec]:
+    """The space and task of a study with ``--window`` / ``--calendar`` / ``--level`` applied: one window sets
+    the task's; several (or "auto") become the searched ``window`` parameter; calendar "on" sets the task's,
+    "search" adds the ``calendar`` parameter; level "on" adds ``level`` with the one choice true, "search" true
+    and false. The task's ``reach`` is then the longest window of the space."""
     windows = parse_window(window)
-    mode = parse_calendar(calendar)
-    given = [name for name, on in (("window", windows is not None or spec.window is not None), ("calendar", mode != "off"))
-             if on and name in space.names]
+    mode, level_mode = parse_mode(calendar, "calendar"), parse_mode(level, "level")
+    given = [name for name, on in (("window", windows is not None or spec.window is not None), ("calendar", mode != "off"),
+                                   ("level", level_mode != "off")) if on and name in space.names]
     if given:
         raise TaskError(f"the space declares {given[0]!r} itself; drop --{given[0]} or the space's parameter")
     if windows is not None and is_bench_task(spec.name):
@@ -153,12 +157,14 @@ def with_inputs(space: SearchSpace, spec: TaskSpec, window: Any = None, calendar
         spec = replace(spec, calendar=True)
     elif mode == "search":
         added.append(Categorical("calendar", [False, True]))
+    if level_mode != "off":
+        added.append(Categorical("level", [True] if level_mode == "on" else [False, True]))
     if added:
         space = SearchSpace([*space.params, *added], name=space.name, family=space.family)
     return space, fit_reach(space, spec)
 
 
-def task_inputs(space: SearchSpace, task: Any = None, *, window: Any = None, calendar: Any = None,
+def task_inputs(space: SearchSpace, task: Any = None, *, window: Any = None, calendar: Any = None, level: Any = None,
                 **task_args: Any) -> tuple[SearchSpace, TaskSpec]:
     """The space and checked task of a study: ``seqnas.tasks.task_spec(task, **task_args)`` with ``window`` /
     ``calendar`` applied (``with_inputs``), and every task variant the space can ask for loaded once, so that a
@@ -167,9 +173,9 @@ def task_inputs(space: SearchSpace, task: Any = None, *, window: Any = None, cal
 
     one = parse_window(window)
     spec = task_spec(task, window=one if isinstance(one, int) else None, **task_args)
-    space, spec = with_inputs(space, spec, None if isinstance(one, int) else one, calendar)
+    space, spec = with_inputs(space, spec, None if isinstance(one, int) else one, calendar, level)
     load_task(spec)
-    for name in INPUT_PARAMS:
+    for name in ("window", "calendar"):  # the task's parameters
         p = space[name] if name in space.names else None
         if isinstance(p, Categorical):
             for value in p.choices:
@@ -178,13 +184,13 @@ def task_inputs(space: SearchSpace, task: Any = None, *, window: Any = None, cal
 
 
 def check_input_params(space: SearchSpace) -> None:
-    """A space's ``window`` must hold positive integers and its ``calendar`` true/false, unconditionally."""
+    """A space's ``window`` must hold positive integers, its ``calendar`` and ``level`` true/false, unconditionally."""
     for name in INPUT_PARAMS:
         if name not in space.names:
             continue
         p = space[name]
         if p.condition is not None:
-            raise TaskError(f"parameter {name!r} is read by the task, for every architecture: it cannot have a condition")
+            raise TaskError(f"parameter {name!r} is read for every architecture: it cannot have a condition")
         values = list(p.choices) if isinstance(p, Categorical) else ([p.low, p.high] if isinstance(p, Int) else None)
         if name == "window":
             ok = values is not None and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1 for v in values)
@@ -220,14 +226,14 @@ def task_for(spec: TaskSpec, arch: Any) -> TaskSpec:
 
 
 def model_space(space: SearchSpace) -> SearchSpace:
-    """The space without its task parameters: what the model family must be able to build."""
+    """The space without its input parameters: what the model family must be able to build."""
     if not any(name in space.names for name in INPUT_PARAMS):
         return space
     return SearchSpace([p for p in space.params if p.name not in INPUT_PARAMS], name=space.name, family=space.family)
 
 
 def fixed_inputs(space: SearchSpace, fixed: dict[str, Any]) -> dict[str, Any]:
-    """The task parameters a search that cannot vary them uses (darts' supernet): ``fixed`` values, else the
+    """The input parameters a search that cannot vary them uses (darts' supernet): ``fixed`` values, else the
     parameter's default (its first choice)."""
     out = {}
     for name in (n for n in INPUT_PARAMS if n in space.names):
