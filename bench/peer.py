@@ -48,7 +48,7 @@ RUNS = RESULTS / "peer"
 PEER_PYTHON = ROOT / "bench" / ".peer-venv" / "bin" / "python"
 PEER_NF = ROOT / "bench" / "peer_nf.py"
 SEQNAS = ROOT / ".venv" / "bin" / "seqnas"
-DEFAULT_SEARCH_ARGS = "--window auto --calendar search"
+DEFAULT_SEARCH_ARGS = "--window auto --calendar search --level search"
 DEFAULT_SEEDS = "0,1,2"
 DEFAULT_NUM_SAMPLES = 4
 DEFAULT_MAX_STEPS = "200,400"  # AutoLSTM's default choice of 500 or 1000, times 0.4
@@ -298,17 +298,19 @@ def baselines(task: Task, pr: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- one (task, seed) --------------------------------------------------------------------------------------------------
-def run_key(cfg: Config, pr: dict[str, Any]) -> dict[str, Any]:
-    """What a stored run must have been run with to be reused (resume)."""
-    return {"search_args": cfg.search_args, "num_samples": cfg.num_samples, "max_steps": cfg.max_steps,
-            "test_rows": [pr["first_test_row"], pr["last_test_row"]], "malloc_env": cfg.malloc_env}
+def run_key(cfg: Config, pr: dict[str, Any], tool: str) -> dict[str, Any]:
+    """What a stored run must have been run with to be reused (resume); an AutoLSTM run does not depend on
+    seqnas's search arguments (only on the test rows they give), so a new seqnas search reuses it."""
+    key = {"num_samples": cfg.num_samples, "max_steps": cfg.max_steps,
+           "test_rows": [pr["first_test_row"], pr["last_test_row"]], "malloc_env": cfg.malloc_env}
+    return {**key, "search_args": cfg.search_args} if tool == "seqnas" else key
 
 
 def stored(path: Path, cfg: Config, pr: dict[str, Any]) -> dict[str, Any] | None:
     if not path.exists():
         return None
     res = json.loads(path.read_text())
-    if res.get("key") == run_key(cfg, pr):
+    if res.get("key") == run_key(cfg, pr, "seqnas" if path.name.startswith("seqnas") else "autolstm"):
         return res
     say(f"{path.relative_to(ROOT)} was run with other settings: running it again")
     return None
@@ -342,7 +344,7 @@ def run_nf(task: Task, cfg: Config, seed: int, pr: dict[str, Any]) -> dict[str, 
     nf = json.loads((work / "nf.json").read_text())
     F, truth = align(work / "forecasts.csv", pr)
     checks = [float(np.max(np.abs(np.asarray(c["predict"]) - np.asarray(c["cv"])))) for c in nf.get("check", [])]
-    res = {"tool": "AutoLSTM", "task": task.name, "seed": seed, "key": run_key(cfg, pr), "run": r, **mse(F, truth),
+    res = {"tool": "AutoLSTM", "task": task.name, "seed": seed, "key": run_key(cfg, pr, "autolstm"), "run": r, **mse(F, truth),
            "origin_check_max_abs_diff": max(checks) if checks else None, "origin_check_origins": [c["cutoff"] for c in nf.get("check", [])],
            "trials": nf["trials"], "best": nf["best"], "versions": nf["versions"], "phases": {k: nf[k] for k in (
                "cpu_import", "cpu_search", "cpu_refit_and_forecast", "cpu_check")}, "job": job,
@@ -400,7 +402,7 @@ def run_seqnas(task: Task, cfg: Config, seed: int, pr: dict[str, Any], nf: dict[
     if not same:
         raise RuntimeError(f"seqnas on {task.name} seed {seed}: the study's test rows differ from the probe's (AutoLSTM's); "
                            "did seqnas change during the bench? run again")
-    res = {"tool": "seqnas", "task": task.name, "seed": seed, "key": run_key(cfg, pr), "run": r,
+    res = {"tool": "seqnas", "task": task.name, "seed": seed, "key": run_key(cfg, pr, "seqnas"), "run": r,
            "budget_cpu_seconds": budget, "autolstm_cpu_seconds": nf["run"]["cpu_seconds"], "study": study,
            "db": str(db.relative_to(ROOT)), **{k: v for k, v in s.items() if k not in ("test_rows", "val_rows", "best_test_rows")},
            "same_test_rows": same}
@@ -572,7 +574,9 @@ def render(cfg: Config, cmdline: str) -> None:
           "reported; one test pools every (task, seed) pair (Summary). AutoLSTM "
           "trains and selects on MAE (its default loss), seqnas on MSE: the MSE comparison favours seqnas somewhat. "
           "seqnas also searches calendar inputs (hour / weekday / season from the time column, `--calendar search`) that "
-          "AutoLSTM's default config does not have (no `futr_exog_list`); that is part of what is compared. "
+          "AutoLSTM's default config does not have (no `futr_exog_list`); that is part of what is compared. Its "
+          "level normalisation (`--level search`: each window relative to its last value) does what AutoLSTM's "
+          "default per-window robust scaling (median / IQR of each input window) does for a trend. "
           "Both budgets are far below AutoLSTM's default search (10 samples x 500-1000 steps).",
           f"- **Budget choice**: {BUDGET_NOTE}", ""]
     if summaries:
