@@ -116,6 +116,7 @@ class Config:
     malloc_env: bool
     verify: bool
     quick: bool
+    label: str = ""  # a bench apart from the main one: runs under peer/<label>/, report peer_<label>.md
 
 
 # -- measured subprocesses ------------------------------------------------------------------------------------
@@ -578,7 +579,9 @@ def render(cfg: Config, cmdline: str) -> None:
           "level normalisation (`--level search`: each window relative to its last value) does what AutoLSTM's "
           "default per-window robust scaling (median / IQR of each input window) does for a trend. "
           "Both budgets are far below AutoLSTM's default search (10 samples x 500-1000 steps).",
-          f"- **Budget choice**: {BUDGET_NOTE}", ""]
+          f"- **Budget choice**: {BUDGET_NOTE}" if (cfg.num_samples, cfg.max_steps) == (DEFAULT_NUM_SAMPLES, parse_list(DEFAULT_MAX_STEPS, int))
+          else f"- **Budget choice**: AutoLSTM with num_samples {cfg.num_samples} and max_steps {steps} (its defaults are 10 "
+               "and a choice of 500 or 1000); seqnas gets what that costs.", ""]
     if summaries:
         L += ["## Summary", "", f"Target checked: seqnas's test MSE at least {TARGET_GAIN:.0f}% below AutoLSTM's (mean over seeds).", "",
               "| task | test MSE all steps: seqnas vs AutoLSTM | step 1 | seqnas wins (all steps) | target met (all steps / step 1) | CPU-s AutoLSTM / seqnas |",
@@ -598,8 +601,9 @@ def render(cfg: Config, cmdline: str) -> None:
     for n, t in tasks.items():
         L += task_section(n, t, summaries.get(n))
     RESULTS.mkdir(parents=True, exist_ok=True)
-    md_path = (cfg.out / "peer.md") if cfg.quick else RESULTS / "peer.md"
-    js_path = (cfg.out / "peer.json") if cfg.quick else RESULTS / "peer.json"
+    stem = f"peer_{cfg.label}" if cfg.label else "peer"
+    md_path = (cfg.out / "peer.md") if cfg.quick else RESULTS / f"{stem}.md"
+    js_path = (cfg.out / "peer.json") if cfg.quick else RESULTS / f"{stem}.json"
     md_path.write_text("\n".join(L) + "\n")
     js_path.write_text(json.dumps({"command": cmdline, "date": dt.datetime.now().isoformat(timespec="seconds"),
                                    "versions": versions, "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in cfg.__dict__.items()},
@@ -714,6 +718,8 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=2, help="(task, seed) units at a time (default 2: one per core)")
     ap.add_argument("--quick", action="store_true", help="smoke test: 2 AutoLSTM samples of 20 steps; under bench/results/peer/quick/")
     ap.add_argument("--render", action="store_true", help="only rewrite the report from the stored runs")
+    ap.add_argument("--label", default="", help="a bench apart from the main one (other budgets): its runs go under "
+                    "bench/results/peer/LABEL/, its report to bench/results/peer_LABEL.md")
     ap.add_argument("--no-verify", action="store_true", help="skip the export + backtest recomputation (first seed per task)")
     ap.add_argument("--no-malloc-env", action="store_true", help="leave glibc's malloc defaults (see MALLOC_ENV)")
     a = ap.parse_args()
@@ -721,7 +727,7 @@ def main() -> None:
     unknown = [t for t in tasks if t not in TASKS]
     if unknown:
         ap.error(f"unknown task(s) {unknown}; use {ORDER}")
-    cfg = Config(out=RUNS / "quick" if a.quick else RUNS, seeds=parse_list(a.seeds, int), tasks=tasks,
+    cfg = Config(out=RUNS / "quick" if a.quick else RUNS / a.label if a.label else RUNS, label=a.label, seeds=parse_list(a.seeds, int), tasks=tasks,
                  search_args=shlex.split(a.search_args), num_samples=2 if a.quick else a.num_samples,
                  max_steps=[20] if a.quick else parse_list(a.max_steps, int), jobs=a.jobs, malloc_env=not a.no_malloc_env,
                  verify=not a.no_verify, quick=a.quick)
