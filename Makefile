@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run race-args test lint bench clean
+.PHONY: run race-args test lint bench bench-peer clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,17 @@ test: $(BIN)/.installed
 lint: $(BIN)/.installed
 	$(BIN)/ruff check seqnas tests bench
 	$(BIN)/mypy seqnas
+
+# The peer bench (bench/peer.py): NeuralForecast's AutoLSTM in its own venv, never a seqnas dependency.
+PEER_VENV := bench/.peer-venv
+$(PEER_VENV)/.installed:
+	test -x $(PEER_VENV)/bin/python || $(PYTHON) -m venv $(PEER_VENV)
+	$(PEER_VENV)/bin/pip install --quiet torch==2.13.0
+	$(PEER_VENV)/bin/pip install --quiet neuralforecast==3.3.0
+	touch $@
+
+bench-peer: $(BIN)/.installed $(PEER_VENV)/.installed
+	$(BIN)/python bench/peer.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache seqnas-main.db* report

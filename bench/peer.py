@@ -4,7 +4,7 @@
     .venv/bin/python bench/peer.py --tasks co2 --seeds 0 --quick --search-args="--window 24"   # smoke test
     .venv/bin/python bench/peer.py --render                 # rewrite the report from the stored runs
 
-Per (task, seed): AutoLSTM runs first (``bench/peer_nf.py`` in its own venv, ``bench/.peer-venv``, one torch
+Per (task, seed): AutoLSTM runs first (``bench/peer_nf.py`` in its own venv, ``bench/.peer-venv`` (``make bench-peer`` makes it; notes: ``bench/peer_notes.md``), one torch
 thread: NeuralForecast is never a dependency of seqnas); the CPU-seconds of its whole process (user + system,
 from ``os.wait4``: import, search, refit, every test forecast) become the budget of a seqnas search
 (``seqnas search --strategy bayesian --cpu-seconds B --workers 1``), whose whole process is measured the same
@@ -53,6 +53,7 @@ DEFAULT_SEEDS = "0,1,2"
 DEFAULT_NUM_SAMPLES = 4
 DEFAULT_MAX_STEPS = "200,400"  # AutoLSTM's default choice of 500 or 1000, times 0.4
 TARGET_GAIN = 15.0  # the claim checked: seqnas's test MSE at least 15% below AutoLSTM's
+MAX_OVERSHOOT = 1.25  # seqnas's measured CPU at most this times AutoLSTM's, or the comparison is not at equal CPU
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "NUMEXPR_NUM_THREADS": "1"}
 # glibc returns every large freed buffer to the kernel by default; NeuralForecast builds all training windows of
 # the series at each step, and the page faults that follow cost it ~30-50% extra CPU as system time. Both
@@ -515,6 +516,14 @@ def summarize(name: str, t: dict[str, Any]) -> dict[str, Any]:
                           if runs and all(v is not None for v in wb) else None}
     s["cpu"] = {"autolstm": [r["autolstm"]["run"]["cpu_seconds"] for r in runs], "seqnas": [r["seqnas"]["run"]["cpu_seconds"] for r in runs],
                 "seqnas_budget": [r["seqnas"]["budget_cpu_seconds"] for r in runs]}
+    # Equal CPU-seconds is the claim: where seqnas ran more than 25% over AutoLSTM's CPU (one long-window trial can
+    # cost more than a whole small AutoLSTM run), only the within-budget figures may meet the target.
+    s["equal_cpu"] = bool(runs) and float(np.sum(s["cpu"]["seqnas"])) <= MAX_OVERSHOOT * float(np.sum(s["cpu"]["autolstm"]))
+    if not s["equal_cpu"]:
+        for key in ("mse_step1", "mse_all"):
+            s[key]["target_met"] = False
+        wb_rel = s["within_budget"]["rel_mean_pct"]
+        s["mse_all"]["target_met"] = wb_rel is not None and wb_rel <= -TARGET_GAIN
     return s
 
 
@@ -584,18 +593,21 @@ def render(cfg: Config, cmdline: str) -> None:
                "and a choice of 500 or 1000); seqnas gets what that costs.", ""]
     if summaries:
         L += ["## Summary", "", f"Target checked: seqnas's test MSE at least {TARGET_GAIN:.0f}% below AutoLSTM's (mean over seeds).", "",
-              "| task | test MSE all steps: seqnas vs AutoLSTM | step 1 | seqnas wins (all steps) | target met (all steps / step 1) | CPU-s AutoLSTM / seqnas |",
-              "|---|---|---|---|---|---|"]
+              "| task | test MSE all steps: seqnas vs AutoLSTM | step 1 | seqnas wins (all steps) | target met (all steps / step 1) | CPU-s AutoLSTM / seqnas | equal CPU |",
+              "|---|---|---|---|---|---|---|"]
         for n, s in summaries.items():
             a, b = s["mse_all"], s["mse_step1"]
             L.append(f"| {n} | {a['rel_mean_pct']:+.1f}% | {b['rel_mean_pct']:+.1f}% | {a['seqnas_wins']}/{len(a['seqnas'])} | "
                      f"{'yes' if a['target_met'] else 'no'} / {'yes' if b['target_met'] else 'no'} | "
-                     f"{np.mean(s['cpu']['autolstm']):.0f} / {np.mean(s['cpu']['seqnas']):.0f} |")
+                     f"{np.mean(s['cpu']['autolstm']):.0f} / {np.mean(s['cpu']['seqnas']):.0f} | "
+                     f"{'yes' if s['equal_cpu'] else 'no: see within budget'} |")
         L += ["", "Within budget: the all-steps difference when seqnas is held strictly to AutoLSTM's CPU (the best "
               "trial among those told before the charged CPU passed the budget; the search itself ends up to one "
               "trial over): " + ", ".join(f"{n} {fmt_pct(s['within_budget']['rel_mean_pct'])}" for n, s in summaries.items()) + "."]
         L += pooled_tests(summaries)
         met = sum(1 for s in summaries.values() if s["mse_all"]["target_met"])
+        L += ["", f"Equal CPU: seqnas's measured CPU within {100 * (MAX_OVERSHOOT - 1):.0f}% of AutoLSTM's over the seeds; "
+              "elsewhere the target counts as met only by the within-budget figure (all steps)."]
         L += ["", f"The target (>= {TARGET_GAIN:.0f}% lower all-steps test MSE) is met on {met} of {len(summaries)} task(s)"
               + (" - most tasks." if met > len(summaries) / 2 else " - not on most tasks.") + "", ""]
     for n, t in tasks.items():
@@ -621,14 +633,17 @@ def pooled_tests(summaries: dict[str, Any]) -> list[str]:
     from scipy.stats import wilcoxon
     from statsmodels.stats.multitest import multipletests
 
+    fair = {n: s for n, s in summaries.items() if s["equal_cpu"]}
+    if not fair:
+        return ["", "No pooled test: no task ran at equal CPU."]
     rows = []
     for key, label in (("mse_all", "all steps"), ("mse_step1", "step 1")):
-        ratio = np.log(np.concatenate([np.asarray(s[key]["seqnas"]) / np.asarray(s[key]["autolstm"]) for s in summaries.values()]))
+        ratio = np.log(np.concatenate([np.asarray(s[key]["seqnas"]) / np.asarray(s[key]["autolstm"]) for s in fair.values()]))
         p = float(wilcoxon(ratio).pvalue) if len(ratio) >= 2 and np.any(ratio) else 1.0
         rows.append((label, ratio, p))
     holm = multipletests([p for _, _, p in rows], method="holm")[1]
-    out = ["", "Pooled over all (task, seed) pairs (a paired two-sided Wilcoxon signed-rank test, scipy, on "
-           "log(seqnas / AutoLSTM) test MSE; Holm over the two measures):", ""]
+    out = ["", f"Pooled over the (task, seed) pairs of the tasks run at equal CPU ({', '.join(fair)}; a paired two-sided "
+           "Wilcoxon signed-rank test, scipy, on log(seqnas / AutoLSTM) test MSE; Holm over the two measures):", ""]
     for (label, ratio, p), ph in zip(rows, holm):
         out.append(f"- {label}: {len(ratio)} pairs, seqnas lower on {int(np.sum(ratio < 0))}; geometric-mean ratio "
                    f"{np.exp(ratio.mean()):.3f} ({100 * (np.exp(ratio.mean()) - 1):+.1f}%); p = {p:.3g}, Holm-adjusted {ph:.3g}.")
@@ -684,7 +699,12 @@ def task_section(name: str, t: dict[str, Any], s: dict[str, Any] | None) -> list
             L.append(f"- Recomputation check failed: {str(v.get('error', v))[:300]}")
     a, b = s["mse_all"], s["mse_step1"]
     verdict = ("meets" if a["target_met"] else "does not meet") + f" the {TARGET_GAIN:.0f}% target"
-    L += ["", f"**{name}**: seqnas's all-steps test MSE is {a['rel_mean_pct']:+.1f}% vs AutoLSTM's at equal CPU "
+    cpu = (f"at equal CPU ({np.sum(s['cpu']['seqnas']):.0f} vs {np.sum(s['cpu']['autolstm']):.0f} CPU-s over the seeds)"
+           if s["equal_cpu"] else
+           f"NOT at equal CPU: seqnas used {np.sum(s['cpu']['seqnas']):.0f} CPU-s over the seeds, AutoLSTM "
+           f"{np.sum(s['cpu']['autolstm']):.0f} (one seqnas trial cost more than its budget); held to AutoLSTM's CPU: "
+           f"{fmt_pct(s['within_budget']['rel_mean_pct'])}")
+    L += ["", f"**{name}**: seqnas's all-steps test MSE is {a['rel_mean_pct']:+.1f}% vs AutoLSTM's {cpu} "
           f"(step 1: {b['rel_mean_pct']:+.1f}%), lower on {a['seqnas_wins']}/{len(runs)} seeds; it {verdict} "
           f"(persistence: {fmt(t['baselines']['persistence']['mse_all'])}).", ""]
     return L
