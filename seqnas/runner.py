@@ -134,6 +134,13 @@ class Runner:
         if parent is not None and proposal.checkpoint is None:
             # A promotion continues its previous rung (without a kept state it trains from scratch to the same numbers).
             proposal = dataclasses.replace(proposal, checkpoint=self.checkpoints.read(int(parent)))
+        if self.budget.cpu_seconds is not None and proposal.kind == "arch" and proposal.info.get("rung_epochs") is None:
+            # What is left of the CPU budget, shared with the trials in flight: a trial that would spend more stops
+            # training at the epoch that reaches it (its best epoch so far is its result), so one long trial cannot
+            # run the study far past its budget.
+            share = 1 + sum(1 for p in self.in_flight.values() if p.kind == "arch")
+            left = max(0.0, self.budget.cpu_seconds - self.cpu_used) / share
+            proposal = dataclasses.replace(proposal, cpu_limit=left)
         self.in_flight[number] = proposal
         self.executor.submit(number, self.evaluator, proposal, self.seed)
 

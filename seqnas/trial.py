@@ -38,6 +38,9 @@ class Proposal:
     # A multi-fidelity promotion: the saved training state of the previous rung that this trial
     # continues (filled in by the runner when it submits the trial; never stored in ``info``).
     checkpoint: bytes | None = field(default=None, repr=False, compare=False)
+    # The CPU-seconds left of a --cpu-seconds budget when the runner submitted it: an evaluator that supports it
+    # (``accepts_cpu_limit``) ends training after the epoch that spends it (filled in by the runner; never stored).
+    cpu_limit: float | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if (self.arch is None) == (self.job is None):

@@ -325,3 +325,21 @@ def test_extending_a_finished_race_runs_only_what_is_missing(tmp_path, env):
         assert third[study] == rows
     for study in ("race/evolution/seed1", "race/random/seed1"):
         assert len(third[study]) == 3 and all(r["state"] == "COMPLETE" for r in third[study])
+
+
+def test_a_trial_that_would_outrun_the_cpu_budget_stops_training_at_it(tmp_path):
+    """One architecture whose full training costs many times the budget: its training ends after the epoch in
+    which the budget is spent (its best epoch so far is its result, marked cut_by_budget), so the study ends
+    near its --cpu-seconds instead of one whole training past it. Without a budget it trains to the end."""
+    space = {"family": "rnn-macro", "params": {"cell1": ["lstm"], "hidden1": [64], "lr": [0.003]}}
+    train = {"max_epochs": 200, "patience": 200}
+    r = seqnas.search(space, task="mackey-glass", strategy="random", cpu_seconds=1.5, seed=0, train=train,
+                      final_repeats=0, progress=False)
+    (t,) = r.completed
+    assert t.metrics["cut_by_budget"] is True and 1 <= t.metrics["epochs"] < 200
+    epoch_cost = t.metrics["cpu_seconds"] / t.metrics["epochs"]
+    assert t.metrics["cpu_seconds"] <= 1.5 + 2 * epoch_cost + 0.5  # the budget, the epoch that crossed it, set-up
+    assert t.metrics["best_epoch"] <= t.metrics["epochs"] and len(t.curve) == t.metrics["epochs"]
+    full = seqnas.search(space, task="mackey-glass", strategy="random", trials=1, seed=0,
+                         train={"max_epochs": 3, "patience": 3}, final_repeats=0, progress=False)
+    assert full.completed[0].metrics["cut_by_budget"] is False and full.completed[0].metrics["epochs"] == 3

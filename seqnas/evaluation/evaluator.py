@@ -71,10 +71,14 @@ class TaskEvaluator:
                 raise ConfigError(f"objective val_mape is undefined on {self.task.label}: the target is 0 in the validation "
                                   "part; use val_smape or val_mase")
 
-    def __call__(self, arch: Arch, seed: int, *, epochs: int | None = None, resume: bytes | None = None) -> Result:
+    accepts_cpu_limit = True  # run_trial passes what is left of a --cpu-seconds budget (Proposal.cpu_limit)
+
+    def __call__(self, arch: Arch, seed: int, *, epochs: int | None = None, resume: bytes | None = None,
+                 cpu_limit: float | None = None) -> Result:
         """Train and measure. Multi-fidelity: ``epochs`` trains to that many epochs in all (from
         ``resume``, the previous rung's checkpoint, when given) and returns the state to continue
-        from in ``Result.checkpoint``."""
+        from in ``Result.checkpoint``. ``cpu_limit``: training ends after the epoch in which this
+        trial's CPU-seconds reach it (metric ``cut_by_budget``; at least one epoch runs)."""
         t0 = time.perf_counter()
         metrics: dict[str, Any] = {}
         curve: list[float] = []
@@ -98,7 +102,7 @@ class TaskEvaluator:
             if self.max_params is not None and metrics["params"] > self.max_params:
                 return failed(f"constraint: {metrics['params']} parameters > --max-params {self.max_params}", constraint=True)
             trained = train(model, data, learning_rate(arch, self.family), self.budget, gen, until=epochs, resume=resume,
-                            save=epochs is not None)
+                            save=epochs is not None, cpu_deadline=None if cpu_limit is None else c0 + cpu_limit)
             curve, checkpoint = trained.pop("curve"), trained.pop("checkpoint", None)
             metrics.update(trained)
             metrics.update(unit_errors(model, data))

@@ -99,7 +99,8 @@ def unit_errors(model: nn.Module, data: TaskData) -> dict[str, Any]:
 
 
 def train(model: nn.Module, data: TaskData, lr: float, budget: TrainBudget, gen: torch.Generator, *,
-          until: int | None = None, resume: bytes | None = None, save: bool = False) -> dict[str, Any]:
+          until: int | None = None, resume: bytes | None = None, save: bool = False,
+          cpu_deadline: float | None = None) -> dict[str, Any]:
     """Train in place and restore the weights of the best validation epoch.
 
     Returns val_mse, test_mse (of the restored model), epochs (in all, earlier rungs included),
@@ -110,6 +111,9 @@ def train(model: nn.Module, data: TaskData, lr: float, budget: TrainBudget, gen:
     ``save`` adds ``checkpoint``, the state (weights, Adam's moments, the early-stopping counters,
     the random generators) from which ``resume`` continues exactly: training to 3 epochs, then
     resuming to 9, gives the numbers of training to 9 at once.
+
+    ``cpu_deadline`` (a ``time.process_time()`` value): no epoch starts once it has passed (the
+    study's CPU budget is spent); ``cut_by_budget`` then says so.
     """
     Xtr, ytr = torch.from_numpy(data.X_train), torch.from_numpy(data.y_train)
     Xva, yva = torch.from_numpy(data.X_val), torch.from_numpy(data.y_val)
@@ -126,7 +130,11 @@ def train(model: nn.Module, data: TaskData, lr: float, budget: TrainBudget, gen:
         epoch, curve, stopped = ck["epoch"], list(ck["curve"]), ck["stopped"]
     last = min(until or budget.max_epochs, budget.max_epochs)
     start = time.perf_counter()
+    cut = False
     while not stopped and epoch < last:
+        if cpu_deadline is not None and epoch > 0 and time.process_time() >= cpu_deadline:
+            cut = True
+            break
         epoch += 1
         model.train()
         perm = torch.randperm(len(Xtr), generator=gen)
@@ -166,6 +174,7 @@ def train(model: nn.Module, data: TaskData, lr: float, budget: TrainBudget, gen:
         "train_seconds": time.perf_counter() - start,
         "curve": curve,
         "stopped_early": stopped,
+        "cut_by_budget": cut,
     })
     return out
 

@@ -25,6 +25,8 @@ def run_trial(evaluator: Evaluator, proposal: Proposal, seed: int) -> Result:
             result = proposal.job(evaluator, seed)
         elif proposal.info.get("rung_epochs") is not None:  # a multi-fidelity rung
             result = evaluator(proposal.arch, seed, epochs=int(proposal.info["rung_epochs"]), resume=proposal.checkpoint)
+        elif proposal.cpu_limit is not None and getattr(evaluator, "accepts_cpu_limit", False):
+            result = evaluator(proposal.arch, seed, cpu_limit=proposal.cpu_limit)
         else:
             result = evaluator(proposal.arch, seed)
         if not isinstance(result, Result):
