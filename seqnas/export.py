@@ -115,12 +115,19 @@ def export_study(study: str, db: str, out: str | Path) -> dict[str, Any]:
         study=study, strategy=result.strategy, number=best.number, val=best.value, val2=metrics["val_mse"],
         test=metrics["test_mse"], params=metrics["params"], out=str(out), window=data.window,
         features=data.n_features, horizon=data.horizon, target=data.target, columns=", ".join(f"`{c}`" for c in data.columns),
-        calendar=(f" and the calendar inputs {', '.join(data.info['calendar'])} (from the time column)"
-                  if data.info.get("calendar") else "") + (" (level-normalised: it reads the window relative to its last "
-                                                           "target value and forecasts the change)" if best.arch.get("level") else ""), time=_time_phrase(settings.task.time_column, step), time_df=f" (and {settings.task.time_column!r}: continued)"
+        calendar=_inputs_phrase(data.info.get("calendar") or [], bool(best.arch.get("level"))),
+        time=_time_phrase(settings.task.time_column, step), time_df=f" (and {settings.task.time_column!r}: continued)"
         if settings.task.time_column else "", errors=_errors_markdown(metrics, data.horizon),
         naive="-" if naive is None else f"{naive:.4g}"))
     return meta
+
+
+def _inputs_phrase(calendar: list[str], level: bool) -> str:
+    """The README's words for the calendar inputs and level normalisation of an exported model ("" without them)."""
+    out = f" and the calendar inputs {', '.join(calendar)} (from the time column)" if calendar else ""
+    if level:
+        out += " (level-normalised: it reads the window relative to its last target value and forecasts the change)"
+    return out
 
 
 def _time_phrase(column: str | None, step: dict[str, Any] | None) -> str:

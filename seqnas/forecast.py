@@ -2,7 +2,8 @@
 
 An export (``seqnas export``) carries what a forecast needs: the columns the model reads (the
 target first), the scaling fitted on the training part, the window and horizon, the calendar inputs
-(if any, computed from the time column), the time step of the training data's time column and the in-sample naive forecast's MAE (MASE's denominator).
+(if any, computed from the time column), the time step of the training data's time column and the
+in-sample naive forecast's MAE (MASE's denominator).
 
 - ``predict`` forecasts the ``horizon`` steps after the last row of the data, in the target's own
   units, the time column continued with the training data's step where the data has one;

@@ -65,7 +65,7 @@ def _load(spec: TaskSpec, _mtime: int) -> TaskData:
         from seqnas.tasks.csv import load_csv  # pandas: imported only when a CSV task is loaded
 
         values, columns = load_csv(spec.csv or "", spec.target, spec.features, spec.time_column)
-        window, horizon = spec.window or DEFAULT_CSV_WINDOW, spec.horizon or 1
+        horizon = spec.horizon or 1
         name = spec.label
         if spec.calendar:
             from seqnas.tasks.csv import load_calendar
@@ -79,9 +79,9 @@ def _load(spec: TaskSpec, _mtime: int) -> TaskData:
                             "drop --calendar")
         b = BUILTIN_TASKS[builtin_name(spec.name)]
         values, columns = b.load(), [builtin_name(spec.name)]
-        window, horizon = spec.window or b.window, spec.horizon or b.horizon
+        horizon = spec.horizon or b.horizon
         name = spec.name
-    return make_windows(values, 0, window, horizon, spec.val_fraction, spec.test_fraction, name=name, columns=columns,
+    return make_windows(values, 0, spec.window or default_window(spec), horizon, spec.val_fraction, spec.test_fraction, name=name, columns=columns,
                         reach=spec.reach, calendar=calendar)
 
 
