@@ -7,13 +7,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
+from seqnas.candidates import run_statistical
 from seqnas.errors import ConfigError, StudyError
 from seqnas.evaluation.budget import TrainBudget
-from seqnas.final import DEFAULT_TOP, check_final, run_final, stored_final_settings
+from seqnas.final import DEFAULT_TOP, check_final, final_share, run_final, stored_final_settings
 from seqnas.result import SearchResult, result_of
 from seqnas.space import Arch, SearchSpace, get_space
 from seqnas.storage import Storage, StudyRow
 from seqnas.study import Budget, StudySettings, make_evaluator, open_study, parse_directions
+from seqnas.tasks import is_bench_task
 from seqnas.tasks.inputs import task_inputs
 
 # What `load` and `seqnas show` do not need is imported where it is used: torch (the evaluators, via
@@ -157,6 +159,8 @@ def search(
     horizon: int | None = None,
     calendar: bool | str | None = None,
     level: bool | str | None = None,
+    base: str | Sequence[str] | None = None,
+    highway: bool | str | None = None,
     objective: Callable[[Arch], Any] | None = None,
     strategy: str | Strategy = "random",
     strategy_options: dict[str, Any] | None = None,
@@ -186,7 +190,9 @@ def search(
     ``window``: the task's input length, or several (``[24, 48, 96]``) or ``"auto"`` (derived from the
     series' dominant period) to search it; ``calendar``: ``True`` adds hour-of-day / day-of-week /
     time-of-year inputs from ``time_column``, ``"search"`` searches them on/off; ``level``: ``True`` forecasts
-    the change from each window's last value (for a trend), ``"search"`` searches it (``seqnas.tasks.inputs``).
+    the change from each window's last value (for a trend), ``"search"`` searches it (``seqnas.tasks.inputs``);
+    ``base``: a base forecast the network corrects ("none", "last", "seasonal", "linear", several, or "search");
+    ``highway``: a linear path from the window to the output, ``True`` or ``"search"`` (``seqnas.models.base_forecast``).
     ``strategy``: a registered name (options in ``strategy_options``) or a strategy instance
     constructed on ``space`` (its seed is the study's when ``seed`` is not given; default seed 0).
     ``directions``: per objective, "minimize" (default) or "maximize" (only a Python objective's).
@@ -211,13 +217,16 @@ def search(
     else:
         names = parse_objectives(objectives)
         sp, spec = task_inputs(sp, task, csv=csv, target=target, features=tuple(features), time_column=time_column,
-                               window=window, horizon=horizon, calendar=calendar, level=level)
+                               window=window, horizon=horizon, calendar=calendar, level=level, base=base,
+                               highway=highway)
     train_budget = train if isinstance(train, TrainBudget) else TrainBudget(**(train or {}))
     check_final(final_repeats, final_top)
     choice, seed = _choose_strategy(strategy, sp, seed, names, strategy_options, train_budget.max_epochs)
     if trials is None and seconds is None and cpu_seconds is None:
         trials = default_trials(choice.name)
-    settings = StudySettings(seed=seed, objectives=names, budget=Budget(trials, seconds, cpu_seconds), task=spec,
+    # One budget: with --cpu-seconds, the final retraining is paid from it (Budget.final_share).
+    budget = Budget(trials, seconds, cpu_seconds, final_share=final_share(spec, cpu_seconds, final_repeats))
+    settings = StudySettings(seed=seed, objectives=names, budget=budget, task=spec,
                              train=train_budget, max_params=max_params, directions=parse_directions(directions, names))
     evaluator = make_evaluator(sp, settings, objective)
     strat = choice.strategy
@@ -233,6 +242,8 @@ def search(
             storage.set_state(row, REBUILD_KEY, choice.not_rebuildable)
         Runner(storage, row, strat, evaluator, ex, settings.budget, seed, _progress(progress, choice.name)).run()
         if spec is not None:
+            if not is_bench_task(spec.name):
+                run_statistical(storage, row, spec)  # the forecasts to beat, from the budget's retraining share
             run_final(storage, row, evaluator, ex, seed, final_repeats, final_top)
         return result_of(storage, storage.get_study(row.name))
     finally:

@@ -1,17 +1,26 @@
-"""Export a study's best architecture: its JSON, retrained weights, and how to load them."""
+"""Export what a study selected: its retrained networks as one ensemble, its JSON, and how to load them.
+
+The deployed model is the final retraining's selection (``seqnas.final``), not the search's best single
+training: its retrained members (weights kept next to the database when they were trained) averaged.
+"""
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from seqnas.api import load
-from seqnas.errors import StudyError, UserError
+from seqnas.candidates import best as best_statistical
+from seqnas.candidates import load_fitted as load_statistical
+from seqnas.errors import ConfigError, StudyError, UserError
 from seqnas.evaluation import TaskEvaluator
 from seqnas.evaluation.training import naive_scale_of
+from seqnas.final import DEFAULT_TOP
 from seqnas.models import build
 from seqnas.space import Arch
 from seqnas.tasks import TaskSpec, load_task
@@ -19,13 +28,14 @@ from seqnas.tasks.inputs import task_for
 
 _README = """# Exported seqnas model
 
-Study `{study}` ({strategy}), best trial #{number}: validation MSE {val:.6g} when searched.
-Retrained here with the study's seed: validation MSE {val2:.6g}, test MSE {test:.6g}, {params} parameters
-(MSE of standardised values).
+Study `{study}` ({strategy}), its selection: trial #{number} (validation MSE {val:.6g} when searched), the
+architecture with the lowest mean validation MSE when its best candidates were trained again with fresh seeds.
+The forecast is the mean of {members} network(s), those retrainings: validation MSE {val2:.6g}, test MSE
+{test:.6g} (one network alone: {single:.6g} on average), {params} parameters in all (MSE of standardised values).
 
 It forecasts `{target}` {horizon} step(s) ahead from the last {window} rows of {columns}{calendar}{time}.
 
-## Errors in the data's own units (the retrained model)
+## Errors in the data's own units (the deployed ensemble)
 
 {errors}
 
@@ -48,8 +58,9 @@ model.predict(df)            # a DataFrame with the columns {columns}{time_df}
 model.backtest(df).errors    # MAE, RMSE, sMAPE, MAPE, MASE over every window of df
 ```
 
-Files: `arch.json` (architecture, task, columns, scaling, window, horizon, time step), `model.pt`
-(the weights, a state dict). `seqnas.export.load_exported("{out}")` gives the bare torch model: its
+Files: `arch.json` (architecture, task, columns, scaling, window, horizon, time step, `trial`, `members`),
+`model.pt` (the weights of the {members} network(s), one state dict). `seqnas.export.load_exported("{out}")` gives the
+torch model (an `Ensemble` averaging them): its
 inputs are (batch, {window}, {features}) windows standardised with meta["mean"] / meta["std"] (per
 column, fitted on the training part), its outputs (batch, {horizon}) standardised targets.
 """
@@ -80,46 +91,211 @@ def _time_step(spec: TaskSpec) -> dict[str, Any] | None:
     return infer_time_step(parse_times(times))
 
 
-def export_study(study: str, db: str, out: str | Path) -> dict[str, Any]:
-    """Write arch.json, model.pt (retrained best architecture) and README.md into ``out``."""
+class Ensemble(torch.nn.Module):
+    """The mean forecast of ``members`` (networks of one architecture retrained with different seeds)."""
+
+    def __init__(self, members: list[torch.nn.Module]) -> None:
+        super().__init__()
+        self.members = torch.nn.ModuleList(members)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([m(x) for m in self.members]).mean(dim=0)
+
+
+def _check_members(members: Any) -> int | None:
+    if members is None:
+        return None
+    if isinstance(members, bool) or not isinstance(members, int) or members < 1:
+        raise ConfigError(f"--members must be a positive integer (how many retrained networks the forecast averages), got {members!r}")
+    return members
+
+
+def _selection(study: str, db: str) -> Any:
+    """The study's retrained selection; a study never retrained is retrained now (3 x its top 3, seqnas.final)."""
+    from seqnas.api import retrain
+
     result = load(study, db)
-    ranked = result.ranked()  # the best by the primary objective (a multi-objective study: by its first objective)
-    best = ranked[0] if ranked else None
-    if best is None or best.arch is None:
-        raise StudyError(f"study {study!r} has no completed trial to export yet")
+    if result.settings.task is not None and (result.final is None or not result.final.members):
+        print(f"seqnas: study {study!r} has no retrained selection yet: retraining its top {DEFAULT_TOP} candidates "
+              "3 times each first", file=sys.stderr)
+        result = retrain(study, db)
+    return result
+
+
+def _member_weights(result: Any, evaluator: TaskEvaluator, folder: Path | None, member: dict[str, Any], arch: Arch) -> bytes:
+    """A member's trained weights: its stored file, else trained again (a study retrained before members were kept;
+    the same seed gives the same network)."""
+    if folder is not None and member.get("weights"):
+        path = folder / str(member["weights"])
+        if path.is_file():
+            return path.read_bytes()
+    res = evaluator(arch, member["seed"], weights=True)
+    if res.checkpoint is None:
+        raise StudyError(f"retraining member seed {member['seed']} of trial #{result.final.number} failed: {res.error}")
+    return res.checkpoint
+
+
+def export_study(study: str, db: str, out: str | Path, members: int | None = None, networks_only: bool = False) -> dict[str, Any]:
+    """Write arch.json, model.pt and README.md into ``out``: the study's selection (``seqnas.final``) as the
+    ensemble of its retrained networks (the first ``members`` of them; default all), their mean forecast; or,
+    where a statistical forecast scored beside the study (``seqnas.candidates``) has the lower validation MSE
+    and ``networks_only`` is False, that model (``model.pkl``)."""
+    import io
+
+    from seqnas.final import member_dir
+    from seqnas.storage import Storage
+
+    members = _check_members(members)
+    result = _selection(study, db)
+    settings = result.settings
+    final = result.final
+    if settings.task is None or final is None:
+        ranked = result.ranked()  # an objective-function study: its best by the primary objective
+        best = ranked[0] if ranked else None
+        if best is None or best.arch is None:
+            raise StudyError(f"study {study!r} has no completed trial to export yet")
+        if settings.task is not None:
+            raise StudyError(f"study {study!r}: no retraining of its best candidates succeeded; nothing to deploy")
+        out = _out_dir(out)
+        only = {"study": study, "strategy": result.strategy, "trial": best.number, "arch": best.arch.to_dict(),
+                "family": result.space.family, "searched_metrics": best.metrics}
+        (out / "arch.json").write_text(json.dumps(only, indent=2))
+        return only  # an objective-function study has no model to retrain
+    chosen = final.members[:members] if members is not None else final.members
+    if members is not None and members > len(final.members):
+        raise ConfigError(f"--members {members}: the selection (trial #{final.number}) has {len(final.members)} retrained "
+                          f"network(s); give at most that, or retrain more (`seqnas retrain --final-repeats N`)")
+    out = _out_dir(out)
+    arch = Arch(final.arch)
+    evaluator = TaskEvaluator(settings.task, result.space.family, settings.train, settings.objectives)
+    storage = Storage(db, create=False)
+    try:
+        folder = member_dir(storage, storage.get_study(study))
+    finally:
+        storage.close()
+    data = load_task(task_for(settings.task, arch))  # its window and calendar inputs, if they were searched
+    nets = []
+    for member in chosen:
+        net = build(arch, result.space.family, data.n_features, data.horizon, window=data.window, season=data.info.get("season"))
+        net.load_state_dict(torch.load(io.BytesIO(_member_weights(result, evaluator, folder, member, arch)), weights_only=True))
+        nets.append(net)
+    model = Ensemble(nets)
+    metrics = ensemble_metrics(model, data)
+    step = _time_step(settings.task)
+    naive = naive_scale_of(data)
+    top = None if networks_only else best_statistical(result.statistical)
+    if top is not None and top[1]["val_mse"] < metrics["val_mse"] and top[1].get("file") and folder is not None:
+        return _export_statistical(study, result, out, folder, top, metrics, step, naive)
+    searched = next((r for r in result.records if r.number == final.number), None)
+    meta: dict[str, Any] = {
+        "study": study, "strategy": result.strategy, "trial": final.number, "members": len(nets),
+        "member_seeds": [int(m["seed"]) for m in chosen], "arch": arch.to_dict(), "family": result.space.family,
+        "searched_metrics": searched.metrics if searched is not None else {},
+        "members_metrics": [{"seed": m["seed"], "val_mse": m["val_mse"], "test_mse": m["test_mse"]} for m in chosen],
+        "task": settings.task.to_json(), "n_features": data.n_features, "window": data.window, "horizon": data.horizon,
+        "columns": data.columns, "target": data.target, "calendar": data.info.get("calendar") or [],
+        "season": data.info.get("season"), "time_column": settings.task.time_column, "time_step": step,
+        "scaling": "standard: (x - mean) / std per column, fitted on the training part", "mean": data.mean.tolist(),
+        "std": data.std.tolist(), "naive_mae": naive, "retrained_metrics": metrics}
+    torch.save(model.state_dict(), out / "model.pt")
+    (out / "arch.json").write_text(json.dumps(meta, indent=2))
+    single = [m["test_mse"] for m in chosen]
+    (out / "README.md").write_text(_README.format(
+        study=study, strategy=result.strategy, number=final.number, members=len(nets),
+        val=searched.value if searched is not None and searched.value is not None else float("nan"),
+        val2=metrics["val_mse"], test=metrics["test_mse"], single=sum(single) / len(single), params=metrics["params"],
+        out=str(out), window=data.window, features=data.n_features, horizon=data.horizon, target=data.target,
+        columns=", ".join(f"`{c}`" for c in data.columns),
+        calendar=_inputs_phrase(data.info.get("calendar") or [], bool(arch.get("level"))),
+        time=_time_phrase(settings.task.time_column, step), time_df=f" (and {settings.task.time_column!r}: continued)"
+        if settings.task.time_column else "", errors=_errors_markdown(metrics, data.horizon),
+        naive="-" if naive is None else f"{naive:.4g}"))
+    return meta
+
+
+_STAT_README = """# Exported seqnas model: a statistical forecast
+
+Study `{study}` ({strategy}). No network beat it on validation: `{name}` (seqnas.statistical) has validation MSE
+{val:.6g} against {net:.6g} for the mean of the networks' retrained selection (trial #{number}); test MSE {test:.6g}
+(networks: {net_test:.6g}). MSE of standardised values, on the study's own validation and test target rows.
+`seqnas export --networks-only` deploys the networks instead.
+
+It forecasts `{target}` {horizon} step(s) ahead from the history of `{target}`.
+
+## Errors in the data's own units
+
+{errors}
+
+```bash
+seqnas predict --model {out} --csv new.csv --out forecasts.csv
+seqnas predict --model {out} --csv new.csv --backtest --out backtest.csv
+```
+
+```python
+import seqnas
+model = seqnas.load_model("{out}")
+model.predict(df)            # the {horizon} step(s) after the last row of df
+model.backtest(df).errors    # MAE, RMSE, sMAPE, MAPE, MASE over every window of df
+```
+
+Files: `arch.json` (the model's name, task, columns, horizon, the networks it beat), `model.pkl` (the fitted model,
+seqnas.statistical; a pickle: load only exports you trust).
+"""
+
+
+def _export_statistical(study: str, result: Any, out: Path, folder: Path, top: tuple[str, dict[str, Any]],
+                        net: dict[str, Any], step: Any, naive: float | None) -> dict[str, Any]:
+    """Deploy a statistical forecast (its fitted model pickled as model.pkl) with what predict needs."""
+    import shutil
+
+    from seqnas.evaluation.metrics import split_errors
+
+    name, entry = top
+    task = result.settings.task
+    data = load_task(task)
+    fitted = load_statistical(folder, entry)
+    metrics: dict[str, Any] = {"val_mse": entry["val_mse"], "test_mse": entry["test_mse"]}
+    series = np.asarray(data.series, dtype=np.float64)
+    for split in ("val", "test"):
+        rows = data.target_rows(split)
+        metrics.update(split_errors(split, fitted.forecast_origins(series[:, 0], rows[:, 0] - 1), series[rows, 0], naive))
+    shutil.copyfile(folder / str(entry["file"]), out / "model.pkl")
+    stale = out / "model.pt"
+    if stale.exists():
+        stale.unlink()
+    meta: dict[str, Any] = {
+        "study": study, "strategy": result.strategy, "kind": "statistical", "model": name, "trial": None,
+        "networks": {"trial": result.final.number, "val_mse": net["val_mse"], "test_mse": net["test_mse"]},
+        "task": task.to_json(), "n_features": data.n_features, "window": data.window, "horizon": data.horizon,
+        "columns": data.columns, "target": data.target, "calendar": [], "time_column": task.time_column, "time_step": step,
+        "mean": data.mean.tolist(), "std": data.std.tolist(), "naive_mae": naive, "retrained_metrics": metrics}
+    (out / "arch.json").write_text(json.dumps(meta, indent=2))
+    (out / "README.md").write_text(_STAT_README.format(
+        study=study, strategy=result.strategy, name=name, val=entry["val_mse"], net=net["val_mse"], number=result.final.number,
+        test=entry["test_mse"], net_test=net["test_mse"], target=data.target, horizon=data.horizon, out=str(out),
+        errors=_errors_markdown(metrics, data.horizon)))
+    return meta
+
+
+def ensemble_metrics(model: torch.nn.Module, data: Any) -> dict[str, Any]:
+    """The deployed forecast's errors: MSE of standardised values and the unit measures, validation and test."""
+    from seqnas.evaluation.training import mse, unit_errors
+    from seqnas.models import count_params
+
+    metrics: dict[str, Any] = {"val_mse": mse(model, torch.from_numpy(data.X_val), torch.from_numpy(data.y_val)),
+                               "test_mse": mse(model, torch.from_numpy(data.X_test), torch.from_numpy(data.y_test))}
+    metrics.update(unit_errors(model, data))
+    metrics["params"] = count_params(model)
+    return metrics
+
+
+def _out_dir(out: str | Path) -> Path:
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise UserError(f"cannot create export directory {str(out)!r}: {e.strerror}") from None
-    settings = result.settings
-    meta: dict[str, Any] = {"study": study, "strategy": result.strategy, "trial": best.number, "arch": best.arch.to_dict(),
-                            "family": result.space.family, "searched_metrics": best.metrics}
-    if settings.task is None:
-        (out / "arch.json").write_text(json.dumps(meta, indent=2))
-        return meta  # an objective-function study has no model to retrain
-    evaluator = TaskEvaluator(settings.task, result.space.family, settings.train, settings.objectives)
-    model, metrics = evaluator.fit(best.arch, settings.seed)
-    data = load_task(task_for(settings.task, best.arch))  # its window and calendar inputs, if they were searched
-    step = _time_step(settings.task)
-    naive = naive_scale_of(data)
-    meta.update({"task": settings.task.to_json(), "n_features": data.n_features, "window": data.window,
-                 "horizon": data.horizon, "columns": data.columns, "target": data.target,
-                 "calendar": data.info.get("calendar") or [],
-                 "time_column": settings.task.time_column, "time_step": step,
-                 "scaling": "standard: (x - mean) / std per column, fitted on the training part", "mean": data.mean.tolist(),
-                 "std": data.std.tolist(), "naive_mae": naive, "retrained_metrics": metrics})
-    torch.save(model.state_dict(), out / "model.pt")
-    (out / "arch.json").write_text(json.dumps(meta, indent=2))
-    (out / "README.md").write_text(_README.format(
-        study=study, strategy=result.strategy, number=best.number, val=best.value, val2=metrics["val_mse"],
-        test=metrics["test_mse"], params=metrics["params"], out=str(out), window=data.window,
-        features=data.n_features, horizon=data.horizon, target=data.target, columns=", ".join(f"`{c}`" for c in data.columns),
-        calendar=_inputs_phrase(data.info.get("calendar") or [], bool(best.arch.get("level"))),
-        time=_time_phrase(settings.task.time_column, step), time_df=f" (and {settings.task.time_column!r}: continued)"
-        if settings.task.time_column else "", errors=_errors_markdown(metrics, data.horizon),
-        naive="-" if naive is None else f"{naive:.4g}"))
-    return meta
+    return out
 
 
 def _inputs_phrase(calendar: list[str], level: bool) -> str:
@@ -146,10 +322,15 @@ def load_exported(path: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
     meta = json.loads((p / "arch.json").read_text())
     if "n_features" not in meta:
         raise UserError(f"{str(p)!r} holds an architecture only (an objective-function study), no model")
-    model = build(Arch(meta["arch"]), meta["family"], meta["n_features"], meta["horizon"])
+    arch, n = Arch(meta["arch"]), int(meta.get("members") or 0)
+    def one() -> torch.nn.Module:
+        return build(arch, meta["family"], meta["n_features"], meta["horizon"], window=meta["window"], season=meta.get("season"))
+
+    # The ensemble of the selection's retrained members; an export without "members" holds one network.
+    model: torch.nn.Module = Ensemble([one() for _ in range(n)]) if n else one()
     model.load_state_dict(torch.load(p / "model.pt", weights_only=True))
     model.eval()
     return model, meta
 
 
-__all__ = ["export_study", "load_exported"]
+__all__ = ["Ensemble", "export_study", "load_exported"]

@@ -173,9 +173,15 @@ class Forecaster:
         cal = calendar_features(wall_clock(d.times), self.calendar)
         return np.concatenate([scaled, cal.astype(np.float32)], axis=1)
 
-    def _forecast(self, X: np.ndarray) -> np.ndarray:
+    def _forecast(self, d: _Data, origins: np.ndarray) -> np.ndarray:
+        """The forecasts (len(origins), horizon) in the target's units from the rows up to each origin (its last row):
+        a network reads the ``window`` rows before, scaled; a statistical model (``kind`` "statistical") the whole
+        history of the target."""
+        if self.meta.get("kind") == "statistical":
+            return np.asarray(self.model.forecast_origins(d.values[:, 0], origins), dtype=np.float64)
         from seqnas.evaluation.training import forecast, unscale
 
+        X = self._inputs(d)[origins[:, None] - self.window + 1 + np.arange(self.window)[None, :]]
         return unscale(forecast(self.model, X), self.mean[0], self.std[0])
 
     def predict(self, data: Any = None) -> pd.DataFrame:
@@ -186,8 +192,7 @@ class Forecaster:
         if len(d.values) < self.window:
             raise TaskError(f"the data has {len(d.values)} rows, too few to forecast: the model reads the last "
                             f"{self.window} rows")
-        X = self._inputs(d)[-self.window:][None]
-        pred = self._forecast(X)[0]
+        pred = self._forecast(d, np.array([len(d.values) - 1]))[0]
         out: dict[str, Any] = {"step": np.arange(1, self.horizon + 1)}
         if d.parsed is not None and self.time_column is not None:
             step = self.time_step or infer_time_step(d.parsed)
@@ -208,11 +213,9 @@ class Forecaster:
         if n < 1:
             raise TaskError(f"the data has {rows} rows, too few for one backtest window: {self.window} input rows and "
                             f"{self.horizon} to compare with, {self.window + self.horizon} in all")
-        scaled = self._inputs(d)
         idx = np.arange(n)[:, None]
-        X = scaled[idx + np.arange(self.window)[None, :]]
         target_rows = idx + self.window + np.arange(self.horizon)[None, :]  # (n, horizon)
-        pred = self._forecast(X)
+        pred = self._forecast(d, np.arange(n) + self.window - 1)
         actual = d.values[target_rows, 0]
         origin_rows = np.repeat(np.arange(n) + self.window - 1, self.horizon)
         flat_rows = target_rows.reshape(-1)
@@ -262,6 +265,13 @@ def load_model(path: str | Path) -> Forecaster:
         raise ModelError(f"cannot read {str(p / 'arch.json')!r}: {e}") from None
     if not isinstance(meta, dict) or "n_features" not in meta:
         raise ModelError(f"{str(p)!r} holds an architecture only (an objective-function study), no model to forecast with")
+    if meta.get("kind") == "statistical":
+        import pickle
+
+        try:
+            return Forecaster(pickle.loads((p / "model.pkl").read_bytes()), meta, str(p))
+        except Exception as e:  # noqa: BLE001 - a damaged or missing file: one line, not a traceback
+            raise ModelError(f"cannot load the statistical model in {str(p)!r} ({type(e).__name__}); export the study again") from None
     if not (p / "model.pt").is_file():
         raise ModelError(f"{str(p)!r} has no model.pt; export the study again")
     try:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from seqnas.candidates import stored as stored_statistical
 from seqnas.errors import ConfigError, StudyError
 from seqnas.final import Final, load_final
 from seqnas.pareto import pareto_mask
@@ -31,6 +32,8 @@ class SearchResult:
     settings: StudySettings
     records: list[TrialRecord]
     final: Final | None = None  # the selected architecture retrained with fresh seeds (``final_repeats``)
+    # The statistical forecasts scored beside the study (seqnas.candidates): name -> val_mse, test_mse, cpu_seconds.
+    statistical: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def objectives(self) -> tuple[str, ...]:
@@ -140,4 +143,4 @@ def result_of(storage: Storage, row: StudyRow) -> SearchResult:
     settings = StudySettings.from_json(row.settings)
     records = storage.trials(row)
     return SearchResult(row.name, str(storage.path), SearchSpace.from_json(row.space), row.strategy, settings, records,
-                        load_final(storage, row, records, settings.seed))
+                        load_final(storage, row, records, settings.seed), stored_statistical(storage, row))

@@ -52,7 +52,8 @@ class Runner:
     def __init__(self, storage: Storage, study: StudyRow, strategy: Strategy, evaluator: Any, executor: Executor,
                  budget: Budget, seed: int, progress: Progress | None = None, max_attempts: int = 3) -> None:
         self.storage, self.study, self.strategy = storage, study, strategy
-        self.evaluator, self.executor, self.budget, self.seed = evaluator, executor, budget, seed
+        # A study whose budget keeps a share for the final retraining searches with the rest (Budget.search).
+        self.evaluator, self.executor, self.budget, self.seed = evaluator, executor, budget.search(), seed
         self.progress = progress or NoProgress()
         settings = StudySettings.from_json(study.settings)
         self.maximized = settings.maximized
@@ -69,18 +70,11 @@ class Runner:
         records = self.storage.trials(self.study)
         self.finished = sum(1 for r in records if r.state.finished and r.kind == "arch")
         self.failed = sum(1 for r in records if r.state is TrialState.FAILED and r.kind == "arch")
-        self.cpu_used = sum(self._charged(r.metrics) for r in records if r.state.finished)
+        self.cpu_used = sum(self.budget.charged(r.metrics) for r in records if r.state.finished)
         self.elapsed_before = float(self.storage.get_state(self.study, "elapsed") or 0.0)
         self.best = min((v for r in records if r.kind == "arch" and (v := r.value) is not None),
                         key=lambda v: self.sign * v, default=None)
         return records
-
-    def _charged(self, metrics: dict[str, Any]) -> float:
-        """CPU-seconds a finished trial costs the budget: its evaluation and the strategy's work for it."""
-        cpu = float(metrics.get("cpu_seconds", 0.0) or 0.0)
-        if self.budget.charge_strategy:
-            cpu += float(metrics.get("strategy_cpu_seconds", 0.0) or 0.0)
-        return cpu
 
     def _elapsed(self) -> float:
         return self.elapsed_before + (time.monotonic() - self._t0)
@@ -193,7 +187,7 @@ class Runner:
         record.tell_seq = self.storage.finish_trial(self.study, number, result, state, checkpoint=checkpoint)
         if proposal.info.get("parent") is not None and result.state is TrialState.COMPLETE:
             self.checkpoints.drop(int(proposal.info["parent"]))  # continued and stored: no longer needed
-        self.cpu_used += self._charged(result.metrics)
+        self.cpu_used += self.budget.charged(result.metrics)
         self.storage.set_state(self.study, "elapsed", self._elapsed())  # a killed run still counts its time
         if proposal.kind == "arch":
             self.finished += 1

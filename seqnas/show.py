@@ -75,7 +75,22 @@ def render_study(result: Any, top: int = 10, console: Console | None = None) -> 
         pick = "" if final.number == getattr(best, "number", None) else f" (trial #{final.number}, best of the top candidates)"
         con.print(f"[bold]retrained[/bold]{pick} {len(final.val)} times with fresh seeds: validation MSE "
                   f"{_fmt(final.val_mse)} ± {_fmt(final.val_std)}, test MSE {_fmt(final.test_mse)} ± {_fmt(final.test_std)} "
-                  f"({_fmt(final.cpu_seconds)} CPU-s): what this architecture gives when trained again")
+                  f"({_fmt(final.cpu_seconds)} CPU-s): what this architecture gives when trained again; `seqnas export` "
+                  f"deploys the mean of these {len(final.members)} networks")
+    stats = getattr(result, "statistical", {}) or {}
+    if stats:
+        net = f" (the networks' retrained selection: {_fmt(final.val_mse)})" if final is not None else ""
+        con.print("[bold]statistical forecasts[/bold] on the same target rows, validation / test MSE" + net + ": "
+                  + ", ".join(f"{name} {_fmt(m['val_mse'])} / {_fmt(m['test_mse'])}"
+                              for name, m in sorted(stats.items(), key=lambda kv: kv[1]["val_mse"])))
+    b = s.budget
+    if b.cpu_seconds is not None:
+        searched = sum(b.charged(r.metrics) for r in result.records if r.state.finished)
+        retrained = (final.cpu_seconds if final is not None else 0.0) + sum(float(m["cpu_seconds"]) for m in stats.values())
+        how = (f"one budget: the search kept {1 - b.final_share:.0%} of it, the retraining spent what was left"
+               if b.final_share is not None else "the search's budget; a retraining came on top")
+        con.print(f"[bold]CPU-seconds[/bold] {_fmt(searched + retrained)} of {_fmt(b.cpu_seconds)}: search {_fmt(searched)}, "
+                  f"retraining and statistical forecasts {_fmt(retrained)} ({how})")
     elif best is not None and s.task is not None:
         con.print("  (not retrained: `seqnas show --final-repeats 3` trains it again with fresh seeds, for a less noisy figure)")
     sign = -1.0 if s.directions[0] == "maximize" else 1.0

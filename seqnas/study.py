@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Callable
 
 from seqnas.checks import optional_positive_int, optional_positive_number
@@ -25,6 +25,10 @@ class Budget:
     # The strategy's own CPU time (ask and tell: model fitting, controller updates) counts toward
     # ``cpu_seconds`` too; False leaves it out (the report says so).
     charge_strategy: bool = True
+    # One budget: the share of ``cpu_seconds`` kept for the final retraining (``seqnas.final``), which then
+    # spends what the search left. None: the search has all of it and the retraining comes on top (studies
+    # made before one budget existed).
+    final_share: float | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.charge_strategy, bool):
@@ -34,9 +38,27 @@ class Budget:
         optional_positive_int(self.trials, "--trials")
         for name in ("seconds", "cpu_seconds"):
             optional_positive_number(getattr(self, name), f"--{name.replace('_', '-')}")
+        if self.final_share is not None and not (isinstance(self.final_share, float) and 0.0 <= self.final_share < 1.0):
+            raise ConfigError(f"final_share must be a number in [0, 1), got {self.final_share!r}")
+
+    def charged(self, metrics: dict[str, Any]) -> float:
+        """CPU-seconds a finished trial costs the budget: its evaluation and (``charge_strategy``) the strategy's work for it."""
+        cpu = float(metrics.get("cpu_seconds", 0.0) or 0.0)
+        if self.charge_strategy:
+            cpu += float(metrics.get("strategy_cpu_seconds", 0.0) or 0.0)
+        return cpu
+
+    def search(self) -> Budget:
+        """The search's part: ``cpu_seconds`` less the share kept for the final retraining."""
+        if self.cpu_seconds is None or not self.final_share:
+            return self
+        return replace(self, cpu_seconds=self.cpu_seconds * (1.0 - self.final_share))
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        if d["final_share"] is None:  # stored as before one budget existed
+            d.pop("final_share")
+        return d
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Budget:

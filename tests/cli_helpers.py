@@ -50,8 +50,9 @@ def _stamp(i: int) -> str:
 
 
 def task_args(csv: Path) -> list[str]:
+    """A CSV task with a fixed window and none of the inputs a CSV with a time column searches by default."""
     return ["--csv", str(csv), "--target", "load", "--features", "temp", "--time-column", "date", "--window", "8",
-            "--horizon", "2"]
+            "--horizon", "2", "--calendar", "off", "--base", "off", "--highway", "off"]
 
 
 def run(args: list[str], timeout: float = 240, **kwargs) -> subprocess.CompletedProcess[str]:

@@ -14,10 +14,10 @@ import torch
 import seqnas
 from seqnas.cli import main
 from seqnas.errors import UserError
-from seqnas.export import export_study, load_exported
+from seqnas.export import Ensemble, export_study, load_exported
 from seqnas.models.rnn_cell import CellRNN
-from seqnas.tasks import TaskSpec, load_task
-from seqnas.trial import TrialState
+from seqnas.tasks import BUILTIN_TASKS, TaskSpec, load_task
+from seqnas.tasks.inputs import task_for
 from tests.conftest import SEQNAS, TINY_MACRO, TINY_TRAIN
 
 # A tiny rnn-cell space: 2 nodes, 12 cells, 6 hidden units.
@@ -38,59 +38,70 @@ def _export_cli(study: str, db: str, out: Path, env: dict[str, str]) -> subproce
 
 
 def _check_exported_model(out: Path, study: str, db: str) -> dict:
-    """arch.json names the best trial and its architecture; model.pt reloads into a model that gives the retrained
-    validation and test MSE on the task's own windows; retraining with the study's seed gave the searched value."""
+    """arch.json names the study's retrained selection (not the search's best single training) and its
+    architecture; model.pt reloads into the ensemble of the selection's stored retrainings: each member
+    reproduces its stored retraining's validation and test MSE (so it is that training's weights, not a new
+    one), and the forecast is their mean, computed here member by member."""
     assert {"arch.json", "model.pt", "README.md"} <= {f.name for f in out.iterdir()}
-    best = seqnas.load(study, db).best_trial
-    assert best is not None and best.kind == "arch" and best.state is TrialState.COMPLETE
+    r = seqnas.load(study, db)
+    final = r.final
+    assert final is not None and final.members
     on_disk = json.loads((out / "arch.json").read_text())
-    assert on_disk["arch"] == best.arch.to_dict() and on_disk["trial"] == best.number and on_disk["study"] == study
+    assert on_disk["trial"] == final.number and on_disk["arch"] == final.arch and on_disk["study"] == study
+    assert on_disk["members"] == len(final.val) == len(final.members)
     model, meta = load_exported(out)
     assert meta == on_disk and not model.training
-    data = load_task(TaskSpec.from_json(meta["task"]))
+    assert isinstance(model, Ensemble) and len(model.members) == meta["members"]
+    data = load_task(task_for(TaskSpec.from_json(meta["task"]), final.arch))
     assert np.allclose(meta["mean"], data.mean) and np.allclose(meta["std"], data.std)
     assert (meta["n_features"], meta["window"], meta["horizon"]) == (data.n_features, data.window, data.horizon)
+    X_val, y_val, X_test, y_test = (torch.from_numpy(a) for a in (data.X_val, data.y_val, data.X_test, data.y_test))
     with torch.no_grad():
-        val = float(((model(torch.from_numpy(data.X_val)) - torch.from_numpy(data.y_val)) ** 2).mean())
-        test = float(((model(torch.from_numpy(data.X_test)) - torch.from_numpy(data.y_test)) ** 2).mean())
-    assert val == pytest.approx(meta["retrained_metrics"]["val_mse"], rel=1e-5)
-    assert test == pytest.approx(meta["retrained_metrics"]["test_mse"], rel=1e-5)
-    assert meta["retrained_metrics"]["val_mse"] == pytest.approx(best.value, rel=1e-6)
-    assert sum(p.numel() for p in model.parameters()) == meta["retrained_metrics"]["params"] == best.metrics["params"]
+        outs = [(m.eval()(X_val), m(X_test)) for m in model.members]
+        for (v, t), want_val, want_test in zip(outs, final.val, final.test):
+            assert float(((v - y_val) ** 2).mean()) == pytest.approx(want_val, rel=1e-5)
+            assert float(((t - y_test) ** 2).mean()) == pytest.approx(want_test, rel=1e-5)
+        mean_val = sum(v for v, _ in outs) / len(outs)
+        mean_test = sum(t for _, t in outs) / len(outs)
+        torch.testing.assert_close(model(X_val), mean_val, rtol=1e-5, atol=1e-6)
+    assert float(((mean_val - y_val) ** 2).mean()) == pytest.approx(meta["retrained_metrics"]["val_mse"], rel=1e-5)
+    assert float(((mean_test - y_test) ** 2).mean()) == pytest.approx(meta["retrained_metrics"]["test_mse"], rel=1e-5)
+    assert sum(p.numel() for p in model.parameters()) == meta["retrained_metrics"]["params"]
     readme = (out / "README.md").read_text()
-    assert f"best trial #{best.number}" in readme and "load_exported" in readme
+    assert f"trial #{final.number}" in readme and f"mean of {len(final.val)} network(s)" in readme and "load_exported" in readme
     return meta
 
 
 def test_export_of_an_rnn_cell_study(tmp_path, env):
     db = str(tmp_path / "runs.db")
-    r = seqnas.search(TINY_CELL, task="sunspots", strategy="random", trials=3, seed=4, train=TINY_TRAIN, final_repeats=0,
-                      db=db, study="cell", progress=False)
+    r = seqnas.search(TINY_CELL, task="sunspots", strategy="random", trials=3, seed=4, train=TINY_TRAIN, final_repeats=2,
+                      final_top=2, db=db, study="cell", progress=False)
     assert len(r.completed) == 3
     out = tmp_path / "best-cell"
     p = _export_cli("cell", db, out, env)
-    assert f"exported the architecture and retrained weights of trial #{r.best_trial.number}" in p.stdout
+    assert f"exported the selection, trial #{r.final.number}: the mean of 2 retrained network(s)" in p.stdout
     meta = _check_exported_model(out, "cell", db)
     assert meta["family"] == "rnn-cell" and meta["strategy"] == "random"
     model, _ = load_exported(out)
-    assert isinstance(model, CellRNN)
-    # The architecture in arch.json is the best of the three, by validation MSE.
-    assert meta["arch"] == min(r.completed, key=lambda t: t.value).arch.to_dict()
+    assert all(isinstance(m, CellRNN) for m in model.members)
+    # The architecture in arch.json is the retrained selection: the lowest mean retrained validation MSE of the candidates.
+    assert meta["arch"] == r.final.arch
+    assert r.final.val_mse == min(c["val_mse"] for c in r.final.candidates)
 
 
-def test_export_of_a_darts_study_writes_the_best_derived_architecture(tmp_path, env):
+def test_export_of_a_darts_study_writes_the_selected_derived_architecture(tmp_path, env):
     db = str(tmp_path / "runs.db")
     r = seqnas.search(TINY_MACRO, task="sunspots", strategy="darts", strategy_options=dict(DARTS_OPTIONS), trials=3, seed=1,
                       train=TINY_TRAIN, final_repeats=0, db=db, study="oneshot", progress=False)
     assert [t.kind for t in r.records] == ["supernet", "arch", "arch", "arch"]
     supernet = r.records[0]
     out = tmp_path / "best-darts"
-    _export_cli("oneshot", db, out, env)
+    p = _export_cli("oneshot", db, out, env)  # never retrained: the export retrains its top 3 first, and says so
+    assert "no retrained selection yet" in p.stderr
     meta = _check_exported_model(out, "oneshot", db)
     # The exported trial is a derived architecture trained from scratch, not the supernet trial.
     assert meta["trial"] != supernet.number and meta["family"] == "rnn-macro" and meta["strategy"] == "darts"
     assert meta["arch"] in supernet.metrics["derived"][:3]
-    assert meta["arch"] == r.best_arch.to_dict()
 
 
 def _objective(arch) -> float:
@@ -131,3 +142,90 @@ def test_the_export_message_of_an_objective_only_study_names_no_missing_file(tmp
     for word in printed.replace("(", " ").replace(")", " ").split():
         if word.startswith(str(out)):
             assert Path(word).exists(), f"the message points to {word}, which does not exist: {printed!r}"
+
+
+# -- export = the stored selection, as its members ------------------------------------------------------------------------
+def _planted_reversal(db: str) -> tuple[int, int]:
+    """A study whose stored retrainings reverse the search's order: the search's best trial is retrained worst.
+    Returns (search's best trial, the planted selection)."""
+    from seqnas.final import STATE_KEY
+    from seqnas.storage import Storage
+
+    r = seqnas.search(TINY_MACRO, task="sunspots", strategy="random", trials=4, seed=3, train=TINY_TRAIN, final_repeats=2,
+                      final_top=3, db=db, study="planted", progress=False)
+    ranked = [t for t in r.ranked()][:3]
+    best, last = ranked[0], ranked[-1]
+    storage = Storage(db)
+    try:
+        row = storage.get_study("planted")
+        state = storage.get_state(row, STATE_KEY)
+        for key, val in ((best.arch.key, 9.0), (last.arch.key, 0.01)):  # the search's best retrains worst, the third best
+            for entry in state["runs"][key].values():
+                entry["val_mse"] = val
+        storage.set_state(row, STATE_KEY, state)
+    finally:
+        storage.close()
+    return best.number, last.number
+
+
+def test_export_deploys_the_stored_selection_not_the_searchs_best(tmp_path):
+    db = str(tmp_path / "runs.db")
+    best, planted = _planted_reversal(db)
+    assert best != planted
+    meta = export_study("planted", db, tmp_path / "out")
+    assert meta["trial"] == planted and meta["members"] == 2
+    r = seqnas.load("planted", db)
+    assert meta["arch"] == next(t for t in r.records if t.number == planted).arch.to_dict()
+    # The members are the stored retrainings' weights, copied, not trained again: their files are what model.pt holds.
+    folder = Path(db + ".checkpoints")
+    files = sorted(folder.rglob(f"{r.final.members[0]['weights']}"))
+    assert len(files) == 1
+    stored = torch.load(files[0], weights_only=True)
+    model, _ = load_exported(tmp_path / "out")
+    for name, value in stored.items():
+        torch.testing.assert_close(model.members[0].state_dict()[name], value)
+
+
+def test_export_members_chooses_how_many_networks_and_refuses_zero(tmp_path, env):
+    db = str(tmp_path / "runs.db")
+    seqnas.search(TINY_MACRO, task="sunspots", strategy="random", trials=2, seed=0, train=TINY_TRAIN, final_repeats=3,
+                  final_top=1, db=db, study="s", progress=False)
+    meta = export_study("s", db, tmp_path / "one", members=1)
+    model, _ = load_exported(tmp_path / "one")
+    assert meta["members"] == 1 and len(model.members) == 1 and meta["member_seeds"] == seqnas.final.final_seeds(0, 1)
+    for bad in ("0", "-1", "x"):
+        out = tmp_path / f"bad{bad}"
+        p = subprocess.run([*SEQNAS, "export", "--study", "s", "--db", db, "--out", str(out), "--members", bad],
+                           capture_output=True, text=True, env=env, timeout=120)
+        assert p.returncode == 2 and "--members" in p.stderr and "Traceback" not in p.stderr
+        assert not out.exists()  # nothing written
+    with pytest.raises(UserError, match="at most that"):
+        export_study("s", db, tmp_path / "four", members=4)
+    assert not (tmp_path / "four").exists()
+
+
+def test_an_export_written_before_members_loads_and_predicts(tmp_path):
+    """model.pt of one bare network, arch.json without "members": what every export before the ensemble wrote."""
+    db = str(tmp_path / "runs.db")
+    seqnas.search(TINY_MACRO, task="sunspots", strategy="random", trials=2, seed=0, train=TINY_TRAIN, final_repeats=1,
+                  final_top=1, db=db, study="s", progress=False)
+    export_study("s", db, tmp_path / "new")
+    model, meta = load_exported(tmp_path / "new")
+    old = tmp_path / "old"
+    old.mkdir()
+    for k in ("members", "member_seeds", "members_metrics"):
+        meta.pop(k)
+    (old / "arch.json").write_text(json.dumps(meta))
+    torch.save(model.members[0].state_dict(), old / "model.pt")
+    f = seqnas.load_model(old)
+    bare, _ = load_exported(old)
+    assert not isinstance(bare, Ensemble)
+    # By hand: the last window of the series, standardised, through the bare network, back in the data's units.
+    series = np.asarray(BUILTIN_TASKS["sunspots"].load(), dtype=np.float64)
+    mean, std, w = np.asarray(meta["mean"]), np.asarray(meta["std"]), meta["window"]
+    x = torch.from_numpy(((series[-w:] - mean) / std).astype(np.float32)[None])
+    with torch.no_grad():
+        want = bare(x).numpy()[0].astype(np.float64) * std[0] + mean[0]
+    np.testing.assert_allclose(f.predict()["forecast"].to_numpy(), want, rtol=1e-5, atol=1e-6)
+    # A one-member ensemble of the same weights forecasts the same.
+    np.testing.assert_allclose(seqnas.load_model(tmp_path / "new").predict()["forecast"].to_numpy(), want, rtol=1e-5, atol=1e-6)

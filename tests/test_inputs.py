@@ -377,7 +377,8 @@ def _predict_by_hand(out: Path, df: pd.DataFrame) -> np.ndarray:
 def _check_export(db: str, study: str, csv: Path, out: Path) -> dict:
     meta = export_study(study, db, out)
     r = seqnas.load(study, db)
-    best = r.ranked()[0].arch
+    best = Arch(r.final.arch)  # the deployed architecture is the retrained selection's
+    assert meta["trial"] == r.final.number and meta["members"] == len(r.final.val)
     assert meta["window"] == best["window"] and meta["arch"] == best.to_dict()
     assert meta["task"]["reach"] == 16
     assert meta["calendar"] == (["day_sin", "day_cos", "week_sin", "week_cos"] if best.get("calendar", r.settings.task.calendar)

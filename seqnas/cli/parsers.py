@@ -48,6 +48,12 @@ def add_task_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--level", choices=("off", "on", "search"), default=None,
                    help="level normalisation: read each window relative to its last target value and forecast the change "
                         "from it (follows a trend beyond the training range): on, off (default), or search")
+    g.add_argument("--base", metavar="search|off|NAME[,NAME..]", default=None,
+                   help="a base forecast the network corrects: none, last, seasonal (one season back), linear (ridge on the "
+                        "window); 'search' searches all four (default for a CSV with --time-column), off: none")
+    g.add_argument("--highway", choices=("off", "on", "search"), default=None,
+                   help="a linear autoregressive path from the window to the forecast beside the network (LSTNet): on, off, "
+                        "or search (default for a CSV with --time-column)")
 
 
 def add_option_arg(p: argparse.ArgumentParser, required_prefix: bool) -> None:
@@ -152,11 +158,16 @@ def _add_show(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=positive_int_arg("--workers"), default=1, help="retrainings in parallel (default 1)")
 
 
-@command("export", study_cmds.cmd_export, "retrain the best architecture and write it with its weights", """examples:
-  seqnas export --study demo --db runs.db --out best/""")
+@command("export", study_cmds.cmd_export, "write the study's selection (its retrained networks, averaged) for predict", """examples:
+  seqnas export --study demo --db runs.db --out best/
+  seqnas export --study demo --db runs.db --out best/ --members 1   # one network instead of the ensemble""")
 def _add_export(p: argparse.ArgumentParser) -> None:
     add_db_args(p)
     p.add_argument("--out", required=True, help="directory to write arch.json, model.pt and README.md")
+    p.add_argument("--members", type=positive_int_arg("--members"), default=None,
+                   help="how many of the selection's retrained networks the forecast averages (default: all of them)")
+    p.add_argument("--networks-only", action="store_true",
+                   help="deploy the networks even where a statistical forecast scored beside the study is better on validation")
 
 
 @command("predict", study_cmds.cmd_predict, "forecast with an exported model, or backtest it over a file", """examples:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from seqnas.cli.types import csv_list, race_options
+from seqnas.cli.types import csv_list, race_options, task_inputs_of
 from seqnas.errors import ConfigError
 
 WORKERS_DEPRECATED = "seqnas: warning: --workers is deprecated in compare: use --parallel-runs; it will be removed in the next release"
@@ -40,8 +40,10 @@ def _run_compare(args: argparse.Namespace, runs: int | None) -> Any:
     from seqnas.race import compare, resume_race
 
     if args.resume:
-        given = [f"--{k.replace('_', '-')}" for k in ("task", "csv", "space", "strategies", "seeds", "option", "max_params",
-                                                         "max_epochs", "patience", "batch_size") if getattr(args, k) is not None]
+        given = [f"--{k.replace('_', '-')}" for k in ("task", "csv", "target", "features", "time_column", "window", "horizon",
+                                                         "calendar", "level", "base", "highway", "space", "strategies", "seeds",
+                                                         "option", "max_params", "max_epochs", "patience", "batch_size")
+                 if getattr(args, k) is not None]
         if given:
             raise ConfigError(f"--resume continues the race stored in --db with its own settings; drop {', '.join(given)}")
         if not args.db:
@@ -55,7 +57,7 @@ def _run_compare(args: argparse.Namespace, runs: int | None) -> Any:
              if v is not None}
     return compare(
         args.space or "rnn-macro", task=args.task, csv=args.csv, target=args.target, features=csv_list(args.features),
-        time_column=args.time_column, window=args.window, horizon=args.horizon, calendar=args.calendar, level=args.level, strategies=args.strategies or "all",
+        time_column=args.time_column, horizon=args.horizon, **task_inputs_of(args), strategies=args.strategies or "all",
         strategy_options=options, trials=args.trials, cpu_seconds=args.cpu_seconds, seeds=args.seeds or 3,
         max_params=args.max_params, train=train, db=args.db, out=args.out or "report", race=args.race or "race",
         workers=runs, trial_timeout=args.trial_timeout,

@@ -9,7 +9,7 @@ import argparse
 import sys
 from typing import Any
 
-from seqnas.cli.types import csv_list, search_options
+from seqnas.cli.types import csv_list, search_options, task_inputs_of
 from seqnas.errors import ConfigError, UserError
 
 
@@ -50,7 +50,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     try:
         result = search(
             args.space, task=args.task, csv=args.csv, target=args.target, features=csv_list(args.features),
-            time_column=args.time_column, window=args.window, horizon=args.horizon, calendar=args.calendar, level=args.level, strategy=args.strategy,
+            time_column=args.time_column, horizon=args.horizon, **task_inputs_of(args), strategy=args.strategy,
             strategy_options=scheduler_options(args), trials=args.trials, seconds=args.seconds, cpu_seconds=args.cpu_seconds,
             seed=args.seed, objectives=args.objectives, max_params=args.max_params,
             train={"max_epochs": args.max_epochs, "patience": args.patience, "batch_size": args.batch_size},
@@ -92,10 +92,13 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from seqnas.export import export_study
 
-    meta = export_study(args.study, args.db, args.out)
-    if "n_features" in meta:
-        print(f"exported the architecture and retrained weights of trial #{meta['trial']} to {args.out} "
-              f"(see {args.out}/README.md)")
+    meta = export_study(args.study, args.db, args.out, members=args.members, networks_only=args.networks_only)
+    if meta.get("kind") == "statistical":
+        print(f"exported the statistical forecast {meta['model']!r}: on validation it beat the networks' selection "
+              f"(trial #{meta['networks']['trial']}), to {args.out} (see {args.out}/README.md; --networks-only deploys the networks)")
+    elif "n_features" in meta:
+        print(f"exported the selection, trial #{meta['trial']}: the mean of {meta['members']} retrained network(s), to "
+              f"{args.out} (see {args.out}/README.md)")
     else:  # an objective-function study: there is no model, only the architecture
         print(f"exported the architecture of trial #{meta['trial']} to {args.out}/arch.json")
     return 0

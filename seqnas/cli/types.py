@@ -117,3 +117,29 @@ def race_options(pairs: Sequence[str] | None) -> dict[str, dict[str, Any]]:
             raise ConfigError(f"race option {key!r} must look like STRATEGY.KEY=VALUE, e.g. evolution.population=10")
         out.setdefault(prefix, {})[key] = value
     return out
+
+
+# For a CSV with a time column, what is searched unless turned off (--window N, --calendar off, ...).
+CSV_DEFAULTS = {"window": "auto", "calendar": "search", "base": "search", "highway": "search"}
+
+
+def task_inputs_of(args: argparse.Namespace) -> dict[str, Any]:
+    """--window / --calendar / --level / --base / --highway as keywords, with ``CSV_DEFAULTS`` for a CSV with
+    --time-column (a space that declares one of them keeps its own)."""
+    out = {k: getattr(args, k) for k in ("window", "calendar", "level", "base", "highway")}
+    if args.csv and args.time_column:
+        declared = _declared(args)
+        for k, v in CSV_DEFAULTS.items():
+            if out[k] is None and k not in declared:
+                out[k] = v
+    return out
+
+
+def _declared(args: argparse.Namespace) -> set[str]:
+    """The input parameters the --space file declares itself (nothing for a built-in space)."""
+    from seqnas.space import get_space
+
+    try:
+        return set(get_space(args.space or "rnn-macro").names)
+    except Exception:  # noqa: BLE001 - a bad space is reported where the search loads it
+        return set()

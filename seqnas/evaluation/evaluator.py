@@ -12,7 +12,16 @@ import numpy as np
 
 from seqnas.errors import ConfigError
 from seqnas.evaluation.metrics import UNIT_METRICS, VAL_UNIT_METRICS
-from seqnas.evaluation.training import Diverged, TrainBudget, latency_ms, seed_everything, split_actual, train, unit_errors
+from seqnas.evaluation.training import (
+    Diverged,
+    TrainBudget,
+    latency_ms,
+    seed_everything,
+    split_actual,
+    state_bytes,
+    train,
+    unit_errors,
+)
 from seqnas.models import build, count_params, learning_rate
 from seqnas.seeds import derive_seed
 from seqnas.space.base import Arch
@@ -72,13 +81,15 @@ class TaskEvaluator:
                                   "part; use val_smape or val_mase")
 
     accepts_cpu_limit = True  # run_trial passes what is left of a --cpu-seconds budget (Proposal.cpu_limit)
+    returns_weights = True  # run_trial asks a final retraining for its trained weights (weights=True)
 
     def __call__(self, arch: Arch, seed: int, *, epochs: int | None = None, resume: bytes | None = None,
-                 cpu_limit: float | None = None) -> Result:
+                 cpu_limit: float | None = None, weights: bool = False) -> Result:
         """Train and measure. Multi-fidelity: ``epochs`` trains to that many epochs in all (from
         ``resume``, the previous rung's checkpoint, when given) and returns the state to continue
         from in ``Result.checkpoint``. ``cpu_limit``: training ends after the epoch in which this
-        trial's CPU-seconds reach it (metric ``cut_by_budget``; at least one epoch runs)."""
+        trial's CPU-seconds reach it (metric ``cut_by_budget``; at least one epoch runs). ``weights``:
+        ``Result.checkpoint`` holds the trained model's state dict (``torch.save``), what an export deploys."""
         t0 = time.perf_counter()
         metrics: dict[str, Any] = {}
         curve: list[float] = []
@@ -97,7 +108,7 @@ class TaskEvaluator:
             # (then it is cached), so the first trial a process runs must not pay for it.
             c0 = time.process_time()
             gen = seed_everything(trial_seed(seed, arch))
-            model = build(arch, self.family, data.n_features, data.horizon)
+            model = build_for(arch, self.family, data)
             metrics["params"] = count_params(model)
             if self.max_params is not None and metrics["params"] > self.max_params:
                 return failed(f"constraint: {metrics['params']} parameters > --max-params {self.max_params}", constraint=True)
@@ -107,6 +118,8 @@ class TaskEvaluator:
             metrics.update(trained)
             metrics.update(unit_errors(model, data))
             metrics["latency_ms"] = latency_ms(model, data)
+            if weights:
+                checkpoint = state_bytes(model)
         except Diverged as e:
             return failed(f"diverged: {e}")
         except Exception as e:  # noqa: BLE001 - any error in one trial must not stop the search
@@ -123,7 +136,7 @@ class TaskEvaluator:
         """Train and return (model, metrics): what export uses to retrain the best architecture."""
         data = load_task(task_for(self.task, arch))
         gen = seed_everything(trial_seed(seed, arch))
-        model = build(arch, self.family, data.n_features, data.horizon)
+        model = build_for(arch, self.family, data)
         metrics = train(model, data, learning_rate(arch, self.family), self.budget, gen)
         metrics.pop("curve")
         metrics.update(unit_errors(model, data))
@@ -150,6 +163,15 @@ class ObjectiveEvaluator:
             return Result.failed(_describe(e), time.perf_counter() - t0, cpu_seconds=time.process_time() - c0)
         metrics = {**values, "cpu_seconds": time.process_time() - c0}
         return Result(TrialState.COMPLETE, values, metrics, time.perf_counter() - t0).check_finite()
+
+
+def build_for(arch: Arch, family: str | None, data: Any) -> Any:
+    """The architecture's model for a task's windows, its base forecast (if any) fitted on the training windows."""
+    from seqnas.models.base_forecast import fit_base
+
+    model = build(arch, family, data.n_features, data.horizon, window=data.window, season=data.info.get("season"))
+    fit_base(model, data.X_train, data.y_train, data.X_val, data.y_val)
+    return model
 
 
 def _describe(e: BaseException) -> str:

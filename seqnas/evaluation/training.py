@@ -179,6 +179,13 @@ def train(model: nn.Module, data: TaskData, lr: float, budget: TrainBudget, gen:
     return out
 
 
+def state_bytes(model: nn.Module) -> bytes:
+    """The model's state dict as ``torch.save`` writes it (a final retraining's member, ``seqnas.final``)."""
+    buf = io.BytesIO()
+    torch.save(model.state_dict(), buf)
+    return buf.getvalue()
+
+
 def latency_ms(model: nn.Module, data: TaskData, repeats: int = 20) -> float:
     """Median CPU time of one forward pass on a single window, in milliseconds."""
     model.eval()

@@ -25,10 +25,13 @@ def run_trial(evaluator: Evaluator, proposal: Proposal, seed: int) -> Result:
             result = proposal.job(evaluator, seed)
         elif proposal.info.get("rung_epochs") is not None:  # a multi-fidelity rung
             result = evaluator(proposal.arch, seed, epochs=int(proposal.info["rung_epochs"]), resume=proposal.checkpoint)
-        elif proposal.cpu_limit is not None and getattr(evaluator, "accepts_cpu_limit", False):
-            result = evaluator(proposal.arch, seed, cpu_limit=proposal.cpu_limit)
         else:
-            result = evaluator(proposal.arch, seed)
+            kwargs: dict[str, Any] = {}
+            if proposal.cpu_limit is not None and getattr(evaluator, "accepts_cpu_limit", False):
+                kwargs["cpu_limit"] = proposal.cpu_limit
+            if proposal.kind == "final" and getattr(evaluator, "returns_weights", False):
+                kwargs["weights"] = True  # a final retraining's weights are kept: the export deploys them
+            result = evaluator(proposal.arch, seed, **kwargs)
         if not isinstance(result, Result):
             return Result.failed(f"evaluator returned {type(result).__name__}, not a Result", time.perf_counter() - t0)
         return result.check_finite()

@@ -49,10 +49,21 @@ def check_space(space: Any) -> None:
     _check(space.family).check(model_space(space))
 
 
-def build(arch: Mapping[str, Any], family: str | None, n_features: int, horizon: int) -> nn.Module:
+def build(arch: Mapping[str, Any], family: str | None, n_features: int, horizon: int, window: int | None = None,
+          season: int | None = None) -> nn.Module:
     """The family's model of ``arch``; with ``level`` on, wrapped to forecast the change from each window's last
-    target value (``seqnas.models.level``)."""
+    target value (``seqnas.models.level``); with ``base`` / ``highway``, wrapped to correct a base forecast
+    (``seqnas.models.base_forecast``: they need the input ``window`` and, for a seasonal base, the ``season``)."""
     model: nn.Module = _check(family).make_model(arch, n_features, horizon)
+    base, highway = str(arch.get("base", "none")), bool(arch.get("highway", False))
+    if base != "none" or highway:
+        from seqnas.models.base_forecast import BaseForecast
+
+        if window is None:
+            raise SpaceError("a model with a base forecast or a highway needs its input window")
+        if base == "none" and arch.get("level"):
+            base = "last"  # level normalisation is the base forecast "last"
+        return BaseForecast(model, base, highway, window, horizon, season)
     if arch.get("level"):
         from seqnas.models.level import LevelNormalized
 

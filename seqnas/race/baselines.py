@@ -7,12 +7,13 @@ from typing import Any
 
 from seqnas import baselines
 from seqnas.execution.base import Executor
-from seqnas.final import final_seeds, train_each
+from seqnas.final import final_seeds, result_entry, train_each
 from seqnas.race.progress import RaceProgress
 from seqnas.race.spec import BASELINES_KEY, LSTM_KEY, RaceSpec
 from seqnas.storage import Storage
 from seqnas.study import task_evaluator
 from seqnas.tasks import load_task
+from seqnas.trial import Result
 
 
 def store_fixed_baselines(storage: Storage, spec: RaceSpec) -> None:
@@ -41,8 +42,8 @@ def run_lstm_baseline(storage: Storage, executor: Executor, spec: RaceSpec, seed
     evaluator = task_evaluator(spec.settings.task, "rnn-macro", spec.settings.train)  # type: ignore[arg-type]
     arch = baselines.default_lstm_arch()
 
-    def store(_: Any, s: int, entry: dict[str, Any]) -> None:
-        runs[str(s)] = entry
+    def store(_: Any, s: int, result: Result) -> None:
+        runs[str(s)] = result_entry(result)
         storage.set_meta(key, runs)
 
     train_each(executor, evaluator, [(arch, s) for s in _lstm_seeds(spec, seed) if str(s) not in runs], store)

@@ -96,7 +96,7 @@ def _run_job(storage: Storage, executor: _LaneExecutor, spec: RaceSpec, job: Job
                     evaluator, executor, settings.budget, job.seed, sp)
     sp.runner = runner
     runner.run()
-    # What the user gets: the selected architecture trained again with fresh seeds (outside the budget).
+    # What the user gets: the selected architecture trained again with fresh seeds (inside a CPU budget: seqnas.final).
     final = run_final(storage, row, evaluator, executor, job.seed, spec.final_repeats, spec.final_top)
     # The study reached its budget (or its strategy ran out of proposals) and is retrained: a resume skips it.
     storage.set_state(row, "race_done", {**spec.done_marker(), "at": time.time()})

@@ -18,7 +18,7 @@ from seqnas.checks import positive_int
 from seqnas.errors import ConfigError
 from seqnas.evaluation.budget import TrainBudget
 from seqnas.execution.base import check_trial_timeout
-from seqnas.final import DEFAULT_TOP, check_final
+from seqnas.final import DEFAULT_TOP, check_final, final_share
 from seqnas.race.baselines import lstm_baseline_done, store_fixed_baselines
 from seqnas.race.lanes import Job, run_lanes
 from seqnas.race.progress import RaceProgress
@@ -58,6 +58,8 @@ def compare(
     horizon: int | None = None,
     calendar: bool | str | None = None,
     level: bool | str | None = None,
+    base: str | Sequence[str] | None = None,
+    highway: bool | str | None = None,
     strategies: str | Sequence[str] = "all",
     strategy_options: dict[str, dict[str, Any]] | None = None,
     trials: int | None = None,
@@ -82,7 +84,7 @@ def compare(
     what is missing). With ``out`` the report (table, plots, Markdown, HTML) is written there.
 
     After its search, each run's selected architecture is retrained ``final_repeats`` times
-    with fresh seeds (outside the budget; with ``final_top`` > 1 the best of that many
+    with fresh seeds (inside a ``cpu_seconds`` budget, ``seqnas.final.FINAL_SHARE`` of it; with ``final_top`` > 1 the best of that many
     candidates by mean retrained validation MSE is selected): the table ranks on these
     retrained figures. ``charge_strategy=False`` leaves the strategies' own CPU time out of a
     ``cpu_seconds`` budget.
@@ -95,12 +97,14 @@ def compare(
         raise ConfigError(f"--race must be a non-empty name without '/', got {race!r}")
     sp = get_space(space)
     sp, spec_task = task_inputs(sp, task, csv=csv, target=target, features=tuple(features), time_column=time_column,
-                                window=window, horizon=horizon, calendar=calendar, level=level)  # a bad CSV is reported now
+                                window=window, horizon=horizon, calendar=calendar, level=level, base=base,
+                               highway=highway)  # a bad CSV is reported now
     train_budget = train if isinstance(train, TrainBudget) else TrainBudget(**(train or {}))
     if trials is None and cpu_seconds is None:
         trials = 30
     check_final(final_repeats, final_top)
-    settings = StudySettings(seed=0, objectives=("val_mse",), budget=Budget(trials, None, cpu_seconds, charge_strategy),
+    budget = Budget(trials, None, cpu_seconds, charge_strategy, final_share=final_share(spec_task, cpu_seconds, final_repeats))
+    settings = StudySettings(seed=0, objectives=("val_mse",), budget=budget,
                              task=spec_task, train=train_budget, max_params=max_params)
     names = resolve_strategies(strategies)
     options = {k: dict(v) for k, v in (strategy_options or {}).items()}
@@ -153,7 +157,9 @@ def resume_race(db: str, *, race: str | None = None, out: str | None = None, wor
     finally:
         storage.close()
     if trials is not None or cpu_seconds is not None:
-        budget = Budget(trials, None, cpu_seconds, spec.settings.budget.charge_strategy)
+        budget = Budget(trials, None, cpu_seconds, spec.settings.budget.charge_strategy,
+                        final_share=final_share(spec.settings.task, cpu_seconds, spec.final_repeats)
+                        if spec.settings.budget.final_share is not None else None)
         spec = dataclasses.replace(spec, settings=dataclasses.replace(spec.settings, budget=budget))
     if final_repeats is not None or final_top is not None:
         repeats, top = check_final(spec.final_repeats if final_repeats is None else final_repeats,

@@ -43,9 +43,10 @@ METHOD_NOTES = [
     "signed-rank test against random search paired by seed, Holm-corrected over all strategies tested (statsmodels), "
     "a claim only at corrected p < 0.05; the coefficient of variation over seeds; how far the retrained validation MSE "
     "is from the search's best; for one-shot (DARTS) runs the supernet collapse diagnostics.",
-    "**CPU-s per run**: CPU-seconds of evaluation per run (failed trials and one-shot supernet searches included). "
-    "**Strategy CPU-s**: the strategy's own work (its asks and tells: model fitting, controller updates). "
-    "**Retrain CPU-s**: the retrainings, outside the budget.",
+    "**CPU-s per run**: CPU-seconds of evaluation per run, search and retraining together (failed trials and one-shot "
+    "supernet searches included). **Strategy CPU-s**: the strategy's own work (its asks and tells: model fitting, "
+    "controller updates). **Retrain CPU-s**: the retrainings' part (one budget: the search keeps 60% of a CPU-seconds "
+    "budget, the retraining spends the rest; races stored before one budget retrained outside it).",
     "**baseline: ...** rows are reference forecasters on the same windows, splits and scaled units, not strategies.",
     "**Priors**: random search (`prior=decision`, the default) draws each decision uniformly, so shallow networks are "
     "drawn as often as deep ones; grid search (and `random` with `prior=architecture`) is uniform over distinct "

@@ -180,9 +180,9 @@ class StrategySummary:
     retrained_val: list[float]  # per seed: its retrained validation MSE
     best_vals: list[float]  # per seed: the search's best single-training validation MSE (optimistic)
     retrained: bool  # scores are retrained figures (False: the single training's test MSE)
-    cpu: list[float]  # CPU-seconds of evaluation per run (every finished trial, one-shot searches included)
+    cpu: list[float]  # CPU-seconds per run: evaluation (every finished trial, one-shot searches included) + retraining
     strategy_cpu: list[float]  # the strategy's own CPU-seconds per run (ask and tell)
-    retrain_cpu: list[float]  # CPU-seconds of the retrainings per run (outside the budget)
+    retrain_cpu: list[float]  # CPU-seconds of the retrainings per run (inside a CPU budget since one budget: seqnas.final)
     trials: int  # finished architecture trials, all runs
     failed: int
     running: int  # trials left RUNNING by an interruption
@@ -259,7 +259,8 @@ def summarize_race(data: RaceData, baseline: str = "random", alpha: float = ALPH
             strategy=strategy, planned=len(runs), seeds=[r.seed for r, _ in scored], scores=[v for _, v in scored],
             retrained_val=[float(r.retrained_val) for r, _ in scored if r.retrained_val is not None],
             best_vals=[float(r.best_val) for r in runs if r.best_val is not None], retrained=retrained,
-            cpu=[r.cpu_seconds for r in runs if r.records], strategy_cpu=[r.strategy_cpu_seconds for r in runs if r.records],
+            cpu=[r.cpu_seconds + (r.final.cpu_seconds if r.final is not None else 0.0) for r in runs if r.records],
+            strategy_cpu=[r.strategy_cpu_seconds for r in runs if r.records],
             retrain_cpu=[r.final.cpu_seconds for r in runs if r.final is not None], trials=sum(r.n_trials for r in runs),
             failed=sum(r.n_failed for r in runs), running=sum(r.n_running for r in runs),
             archs=sum(r.n_archs for r in runs), full=sum(r.n_full(max_epochs) for r in runs),

@@ -81,8 +81,10 @@ def _load(spec: TaskSpec, _mtime: int) -> TaskData:
         values, columns = b.load(), [builtin_name(spec.name)]
         horizon = spec.horizon or b.horizon
         name = spec.name
-    return make_windows(values, 0, spec.window or default_window(spec), horizon, spec.val_fraction, spec.test_fraction, name=name, columns=columns,
-                        reach=spec.reach, calendar=calendar)
+    data = make_windows(values, 0, spec.window or default_window(spec), horizon, spec.val_fraction, spec.test_fraction, name=name,
+                        columns=columns, reach=spec.reach, calendar=calendar)
+    data.info["season"] = spec.season
+    return data
 
 
 def default_window(spec: TaskSpec) -> int:

@@ -34,11 +34,12 @@ class TaskSpec:
     test_fraction: float = 0.15
     calendar: bool = False
     reach: int | None = None
+    season: int | None = None  # the series' season in steps, for a seasonal base forecast (seqnas.models.base_forecast)
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["features"] = list(self.features)
-        for name in ("calendar", "reach"):  # left out at their defaults: stored as before they existed
+        for name in ("calendar", "reach", "season"):  # left out at their defaults: stored as before they existed
             if not d[name]:
                 d.pop(name)
         return d

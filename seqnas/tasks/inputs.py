@@ -32,7 +32,8 @@ from seqnas.space.params import Categorical, Int
 from seqnas.tasks import BUILTIN_TASKS, builtin_name, default_window, is_bench_task
 from seqnas.tasks.base import TaskSpec
 
-INPUT_PARAMS = ("window", "calendar", "level")
+INPUT_PARAMS = ("window", "calendar", "level", "base", "highway")
+BASES = ("none", "last", "seasonal", "linear")  # seqnas.models.base_forecast (no torch here)
 AUTO = "auto"
 MODES = ("off", "on", "search")  # --calendar and --level
 AUTO_MULTIPLES = (0.5, 1.0, 2.0, 3.5)
@@ -86,6 +87,55 @@ def parse_mode(value: Any, flag: str = "calendar") -> str:
     return text
 
 
+def parse_base(value: Any) -> tuple[str, ...] | None:
+    """``--base``: None (no base parameter), "search" (every base), or one or several of ``BASES`` (comma-separated)."""
+    if value is None or value is False or (isinstance(value, str) and value.strip().lower() == "off"):
+        return None
+    items = list(BASES) if isinstance(value, str) and value.strip().lower() == "search" else (
+        [t.strip().lower() for t in value.split(",")] if isinstance(value, str) else [str(v).strip().lower() for v in value])
+    bad = [b for b in items if b not in BASES]
+    if bad or not items:
+        raise TaskError(f"--base must be 'search', 'off' or one or more of {list(BASES)} (comma-separated); got {value!r}")
+    return tuple(dict.fromkeys(items))
+
+
+# Seasons by time step (seconds): a day of sub-daily steps, a week of days, a year of weeks, months, quarters.
+_DAY, _WEEK = 86400.0, 604800.0
+
+
+def step_season(spec: TaskSpec) -> int | None:
+    """The season its time column's step implies: a day of sub-daily steps (hours: 24, half-hours: 48), a week of
+    days (7), a year of weeks (52), months (12) or quarters (4); None without a time column or for other steps."""
+    if spec.name != "csv" or not spec.time_column or not spec.csv:
+        return None
+    import pandas as pd
+
+    from seqnas.timeaxis import infer_time_step, parse_times
+
+    times = pd.read_csv(spec.csv, usecols=[spec.time_column], dtype=str, keep_default_na=False)[spec.time_column]
+    step = infer_time_step(parse_times(times))
+    if step is None or step["kind"] != "datetime" or not step.get("seconds"):
+        return None
+    sec = float(step["seconds"])
+    if sec < _DAY and _DAY % sec == 0:
+        return int(_DAY // sec)
+    for low, high, season in ((_DAY, _DAY, 7), (_WEEK, _WEEK, 52), (28 * _DAY, 31 * _DAY, 12), (89 * _DAY, 92 * _DAY, 4)):
+        if low <= sec <= high:
+            return season
+    return None
+
+
+def season_of(spec: TaskSpec, values: np.ndarray) -> int | None:
+    """The series' season in steps: ``step_season``, else the dominant period of the training part
+    (``dominant_period``); None where neither gives one."""
+    season = step_season(spec)
+    if season is not None:
+        return season
+    target = np.asarray(values, dtype=np.float64)[:, 0]
+    train = target[: max(8, int(len(target) * (1 - spec.val_fraction - spec.test_fraction)))]
+    return dominant_period(train, max_lag=max(2, min(len(train) // 3, 4 * MAX_AUTO_WINDOW)))
+
+
 def dominant_period(y: np.ndarray, max_lag: int) -> int | None:
     """The series' dominant period in steps, from the autocorrelation of its first differences (a trend
     removed): the first local peak above 0.2 and the 2/sqrt(n) noise band that reaches at least half the highest
@@ -108,20 +158,23 @@ def dominant_period(y: np.ndarray, max_lag: int) -> int | None:
     return next(k for k in peaks if acf[k] >= 0.5 * top)
 
 
-def auto_windows(values: np.ndarray, train_fraction: float) -> tuple[tuple[int, ...], int | None]:
+def auto_windows(values: np.ndarray, train_fraction: float, season: int | None = None) -> tuple[tuple[int, ...], int | None]:
     """(window choices, the period they came from) for ``--window auto``: the dominant period of the
     training part times 0.5, 1, 2, 3.5, each at least 2 and at most a quarter of the training rows (and
-    ``MAX_AUTO_WINDOW``); ``FALLBACK_WINDOWS`` (so capped) where no period stands out."""
+    ``MAX_AUTO_WINDOW``); ``FALLBACK_WINDOWS`` (so capped) where no period stands out. A ``season`` that the
+    time step gives (``step_season``) is the period instead, and a window of 7 seasons (a week of days) joins
+    the choices: the linear base forecast and the highway profit from long windows."""
     target = np.asarray(values, dtype=np.float64)[:, 0]
     train = target[: max(8, int(len(target) * train_fraction))]
     cap = max(2, min(MAX_AUTO_WINDOW, len(train) // 4))
-    period = dominant_period(train, max_lag=max(2, min(len(train) // 3, 4 * MAX_AUTO_WINDOW)))
-    raw = [round(period * m) for m in AUTO_MULTIPLES] if period else list(FALLBACK_WINDOWS)
+    period = season or dominant_period(train, max_lag=max(2, min(len(train) // 3, 4 * MAX_AUTO_WINDOW)))
+    multiples = (*AUTO_MULTIPLES, 7.0) if season else AUTO_MULTIPLES
+    raw = [round(period * m) for m in multiples] if period else list(FALLBACK_WINDOWS)
     windows = tuple(sorted({min(cap, max(2, int(w))) for w in raw}))
     return windows, period
 
 
-def _series(spec: TaskSpec) -> np.ndarray:
+def series_of(spec: TaskSpec) -> np.ndarray:
     if spec.name == "csv":
         from seqnas.tasks.csv import load_csv
 
@@ -130,21 +183,23 @@ def _series(spec: TaskSpec) -> np.ndarray:
 
 
 def with_inputs(space: SearchSpace, spec: TaskSpec, window: Any = None, calendar: Any = None,
-                level: Any = None) -> tuple[SearchSpace, TaskSpec]:
+                level: Any = None, base: Any = None, highway: Any = None) -> tuple[SearchSpace, TaskSpec]:
     """The space and task of a study with ``--window`` / ``--calendar`` / ``--level`` applied: one window sets
     the task's; several (or "auto") become the searched ``window`` parameter; calendar "on" sets the task's,
     "search" adds the ``calendar`` parameter; level "on" adds ``level`` with the one choice true, "search" true
     and false. The task's ``reach`` is then the longest window of the space."""
     windows = parse_window(window)
     mode, level_mode = parse_mode(calendar, "calendar"), parse_mode(level, "level")
+    bases, highway_mode = parse_base(base), parse_mode(highway, "highway")
     given = [name for name, on in (("window", windows is not None or spec.window is not None), ("calendar", mode != "off"),
-                                   ("level", level_mode != "off")) if on and name in space.names]
+                                   ("level", level_mode != "off"), ("base", bases is not None),
+                                   ("highway", highway_mode != "off")) if on and name in space.names]
     if given:
         raise TaskError(f"the space declares {given[0]!r} itself; drop --{given[0]} or the space's parameter")
     if windows is not None and is_bench_task(spec.name):
         raise TaskError(f"a {spec.name.split(':')[0]}: task has the window its table was made with; drop --window")
     if windows == AUTO:
-        windows = auto_windows(_series(spec), 1 - spec.val_fraction - spec.test_fraction)[0]
+        windows = auto_windows(series_of(spec), 1 - spec.val_fraction - spec.test_fraction, step_season(spec))[0]
     added = []
     if isinstance(windows, tuple):
         if len(windows) == 1:
@@ -159,13 +214,38 @@ def with_inputs(space: SearchSpace, spec: TaskSpec, window: Any = None, calendar
         added.append(Categorical("calendar", [False, True]))
     if level_mode != "off":
         added.append(Categorical("level", [True] if level_mode == "on" else [False, True]))
+    if bases is not None:
+        bases, spec = _seasonal(bases, spec, searched=isinstance(base, str) and base.strip().lower() == "search")
+        added.append(Categorical("base", list(bases)))
+    if highway_mode != "off":
+        added.append(Categorical("highway", [True] if highway_mode == "on" else [False, True]))
     if added:
         space = SearchSpace([*space.params, *added], name=space.name, family=space.family)
     return space, fit_reach(space, spec)
 
 
+def _seasonal(bases: tuple[str, ...], spec: TaskSpec, searched: bool) -> tuple[tuple[str, ...], TaskSpec]:
+    """The bases with the series' season set on the task where "seasonal" is one; a season the data cannot support
+    (none found, or longer than half the training part) leaves "seasonal" out of a search and is refused when asked for."""
+    if "seasonal" not in bases:
+        return bases, spec
+    values = series_of(spec)
+    season = spec.season or season_of(spec, values)
+    train_rows = int(len(values) * (1 - spec.val_fraction - spec.test_fraction))
+    why = None
+    if season is None:
+        why = "no season: the series has no time column with a daily/weekly/yearly step and no clear period"
+    elif season < 2 or season > train_rows // 2:
+        why = f"its season of {season} steps is longer than half the training part ({train_rows} rows)"
+    if why is None:
+        return bases, replace(spec, season=season)
+    if searched and len(bases) > 1:
+        return tuple(b for b in bases if b != "seasonal"), spec
+    raise TaskError(f"--base seasonal: {why}; choose another base (none, last, linear)")
+
+
 def task_inputs(space: SearchSpace, task: Any = None, *, window: Any = None, calendar: Any = None, level: Any = None,
-                **task_args: Any) -> tuple[SearchSpace, TaskSpec]:
+                base: Any = None, highway: Any = None, **task_args: Any) -> tuple[SearchSpace, TaskSpec]:
     """The space and checked task of a study: ``seqnas.tasks.task_spec(task, **task_args)`` with ``window`` /
     ``calendar`` applied (``with_inputs``), and every task variant the space can ask for loaded once, so that a
     bad CSV, window or time column is reported now, before any study is written."""
@@ -173,7 +253,7 @@ def task_inputs(space: SearchSpace, task: Any = None, *, window: Any = None, cal
 
     one = parse_window(window)
     spec = task_spec(task, window=one if isinstance(one, int) else None, **task_args)
-    space, spec = with_inputs(space, spec, None if isinstance(one, int) else one, calendar, level)
+    space, spec = with_inputs(space, spec, None if isinstance(one, int) else one, calendar, level, base, highway)
     load_task(spec)
     for name in ("window", "calendar"):  # the task's parameters
         p = space[name] if name in space.names else None
@@ -195,6 +275,9 @@ def check_input_params(space: SearchSpace) -> None:
         if name == "window":
             ok = values is not None and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1 for v in values)
             what = "positive integers (categorical or int)"
+        elif name == "base":
+            ok = isinstance(p, Categorical) and all(v in BASES for v in values or [])
+            what = f"names of base forecasts {list(BASES)} (categorical)"
         else:
             ok = isinstance(p, Categorical) and all(isinstance(v, bool) for v in values or [])
             what = "true / false (categorical)"
@@ -206,20 +289,32 @@ def fit_reach(space: SearchSpace, spec: TaskSpec) -> TaskSpec:
     """The task with ``reach`` = the longest window the space may give an architecture (unchanged when it has no window)."""
     check_input_params(space)
     if "window" not in space.names:
-        return spec
+        need = _seasonal_window(space, spec)
+        return replace(spec, reach=max(need, spec.reach or 0)) if need > (spec.window or default_window(spec)) else spec
     p = space["window"]
     longest = int(max(p.choices)) if isinstance(p, Categorical) else int(p.high) if isinstance(p, Int) else 0
-    reach = max(longest, spec.reach or 0)
+    reach = max(longest, spec.reach or 0, _seasonal_window(space, spec))
     # What reads the study's task without an architecture (the race's baselines, the val_mape check) uses the
     # task's own window: at most the reach, so that it starts at the same row as every trial.
     return replace(spec, reach=reach, window=min(spec.window or default_window(spec), reach))
 
 
+def _seasonal_window(space: SearchSpace, spec: TaskSpec) -> int:
+    """The window a seasonal base needs (one season), 0 where the space has none."""
+    p = space["base"] if "base" in space.names else None
+    return int(spec.season or 0) if isinstance(p, Categorical) and "seasonal" in p.choices else 0
+
+
 def task_for(spec: TaskSpec, arch: Any) -> TaskSpec:
-    """The task an architecture is trained on: its ``window`` and ``calendar``, where it has them."""
+    """The task an architecture is trained on: its ``window`` and ``calendar``, where it has them; a seasonal base
+    reads at least one season."""
     changes: dict[str, Any] = {}
     if "window" in arch:
         changes["window"] = int(arch["window"])
+    if arch.get("base") == "seasonal" and spec.season:
+        window = changes.get("window", spec.window or default_window(spec))
+        if window < spec.season:
+            changes["window"] = int(spec.season)
     if "calendar" in arch:
         changes["calendar"] = bool(arch["calendar"])
     return replace(spec, **changes) if changes else spec

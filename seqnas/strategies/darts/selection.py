@@ -93,6 +93,7 @@ def param_limit(family: str | None, data: TaskData, max_params: int | None) -> C
         return None
 
     def accept(arch: Arch) -> bool:
-        return count_params(build(arch, family, data.n_features, data.horizon)) <= max_params
+        return count_params(build(arch, family, data.n_features, data.horizon, window=data.window,
+                                  season=data.info.get("season"))) <= max_params
 
     return accept
