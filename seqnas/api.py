@@ -1,4 +1,7 @@
-"""The public Python entry points: search, resume, load."""
+"""The public Python entry points: search, resume, load.
+
+Longer than 350 lines: ``search`` takes every task, budget and execution option as a keyword (issue 28's
+TaskOptions will gather the task's), and resume/retrain share its executor and strategy checks."""
 
 from __future__ import annotations
 

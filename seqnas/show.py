@@ -77,6 +77,8 @@ def render_study(result: Any, top: int = 10, console: Console | None = None) -> 
                   f"{_fmt(final.val_mse)} ± {_fmt(final.val_std)}, test MSE {_fmt(final.test_mse)} ± {_fmt(final.test_std)} "
                   f"({_fmt(final.cpu_seconds)} CPU-s): what this architecture gives when trained again; `seqnas export` "
                   f"deploys the mean of these {len(final.members)} networks")
+    elif best is not None and s.task is not None:
+        con.print("  (not retrained: `seqnas show --final-repeats 3` trains it again with fresh seeds, for a less noisy figure)")
     stats = getattr(result, "statistical", {}) or {}
     if stats:
         net = f" (the networks' retrained selection: {_fmt(final.val_mse)})" if final is not None else ""
@@ -91,8 +93,6 @@ def render_study(result: Any, top: int = 10, console: Console | None = None) -> 
                if b.final_share is not None else "the search's budget; a retraining came on top")
         con.print(f"[bold]CPU-seconds[/bold] {_fmt(searched + retrained)} of {_fmt(b.cpu_seconds)}: search {_fmt(searched)}, "
                   f"retraining and statistical forecasts {_fmt(retrained)} ({how})")
-    elif best is not None and s.task is not None:
-        con.print("  (not retrained: `seqnas show --final-repeats 3` trains it again with fresh seeds, for a less noisy figure)")
     sign = -1.0 if s.directions[0] == "maximize" else 1.0
     done = (ranked or sorted((r for r in recs if r.state is TrialState.COMPLETE and r.value is not None),
                              key=lambda r: (sign * float(r.value or 0.0), r.number)))[:top]

@@ -155,8 +155,11 @@ def test_the_table_matches_the_stored_trials(race):
                                        "Key Finding"]
     strategies = table[table["kind"] == "strategy"]
     assert sorted(strategies["Strategy"]) == sorted(STRATS)
-    # The three reference rows, after the strategies, marked as such.
-    assert list(table["Strategy"][len(STRATS):]) == ["baseline: persistence", "baseline: linear", "baseline: default LSTM"]
+    # The reference rows, after the strategies, marked as such: persistence, ridge, the default LSTM and the statistical
+    # forecasts (sunspots' 2,820 rows: AutoTheta too).
+    assert sorted(table["Strategy"][len(STRATS):]) == sorted(
+        ["baseline: persistence", "baseline: linear", "baseline: default LSTM", "baseline: seasonal_naive",
+         "baseline: auto_ets", "baseline: auto_theta", "baseline: lightgbm"])
     assert "p_holm" in table.columns
     after = race["after"]
     for _, row in strategies.iterrows():
@@ -184,7 +187,10 @@ def test_the_table_matches_the_stored_trials(race):
             tests.append(np.mean([r["test_mse"] for r in chosen.values()]))
         assert row["test_mse_mean"] == pytest.approx(np.mean(tests))
         assert row["Retrained Test MSE"].startswith(f"{np.mean(tests):.4g} ± ")
+        # CPU-seconds per run: the search's trials and the retrainings (one budget).
         cpu = [sum(json.loads(t["metrics"])["cpu_seconds"] for t in after if t["study"] == f"race/{row['Strategy']}/seed{k}")
+               + sum(r["cpu_seconds"] for per in _study_state(race["db"], f"race/{row['Strategy']}/seed{k}", "final")["runs"].values()
+                     for r in per.values())
                for k in range(SEEDS)]
         assert row["cpu_seconds_mean"] == pytest.approx(np.mean(cpu))
     grid = strategies[strategies["Strategy"] == "grid"].iloc[0]
@@ -310,7 +316,9 @@ def test_a_strategy_registered_later_joins_all_and_one_shot_runs_are_reported(tm
     # CPU-seconds per run include the supernet search.
     cpu = [sum(json.loads(t["metrics"])["cpu_seconds"] for t in rows if t["study"] == f"race/{OneShot.name}/seed{k}")
            for k in range(2)]
-    assert row["cpu_seconds_mean"] == pytest.approx(np.mean(cpu)) and min(cpu) > 0.25
+    retrain = [sum(r["cpu_seconds"] for per in _study_state(tmp_path / "race.db", f"race/{OneShot.name}/seed{k}", "final")["runs"].values()
+                   for r in per.values()) for k in range(2)]
+    assert row["cpu_seconds_mean"] == pytest.approx(np.mean(cpu) + np.mean(retrain)) and min(cpu) > 0.25
 
 
 def test_race_arguments_are_checked_before_anything_runs(tmp_path, tiny_macro):

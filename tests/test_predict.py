@@ -205,7 +205,7 @@ def test_search_on_an_error_in_the_data_units_and_forecast_a_builtin_task(tmp_pa
         seqnas.search(TINY_MACRO, task="sunspots", objectives="test_mae", trials=1, train=TINY_TRAIN, progress=False)
     from seqnas.export import export_study
 
-    export_study("mae", db, tmp_path / "best")
+    export_study("mae", db, tmp_path / "best", networks_only=True)
     model = seqnas.load_model(tmp_path / "best")
     assert model.columns == ["sunspots"] and model.time_column is None
     data = load_task(TaskSpec("sunspots"))

@@ -3,6 +3,7 @@ race, the default LSTM trained with each race seed's retraining seeds; stored in
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from seqnas import baselines
@@ -12,17 +13,27 @@ from seqnas.race.progress import RaceProgress
 from seqnas.race.spec import BASELINES_KEY, LSTM_KEY, RaceSpec
 from seqnas.storage import Storage
 from seqnas.study import task_evaluator
-from seqnas.tasks import load_task
+from seqnas.candidates import models_for, season_for
+from seqnas.tasks import is_bench_task, load_task
 from seqnas.trial import Result
 
 
 def store_fixed_baselines(storage: Storage, spec: RaceSpec) -> None:
-    """Persistence and ridge regression: deterministic, computed once per race (cheap)."""
-    if spec.settings.task is None or storage.get_meta(BASELINES_KEY + spec.name):
+    """Persistence, ridge regression (on the longest window the race searches) and the statistical forecasts
+    (seqnas.statistical: seasonal naive, AutoETS, AutoTheta, LightGBM; not for a tabular bench: task):
+    deterministic, computed once per race on its target rows."""
+    task = spec.settings.task
+    if task is None or storage.get_meta(BASELINES_KEY + spec.name):
         return
-    data = load_task(spec.settings.task)
-    storage.set_meta(BASELINES_KEY + spec.name, {baselines.PERSISTENCE: baselines.persistence(data),
-                                                  baselines.LINEAR: baselines.ridge(data)})
+    data = load_task(task)
+    longest = load_task(dataclasses.replace(task, window=task.reach)) if task.reach and task.reach > data.window else data
+    fixed: dict[str, Any] = {baselines.PERSISTENCE: baselines.persistence(data), baselines.LINEAR: baselines.ridge(longest)}
+    if not is_bench_task(task.name):
+        from seqnas.statistical import score_all
+
+        for name, s in score_all(data, season_for(task), models_for(data.info["rows"])).items():
+            fixed[name] = {"val_mse": s.val_mse, "test_mse": s.test_mse, "cpu_seconds": s.cpu_seconds}
+    storage.set_meta(BASELINES_KEY + spec.name, fixed)
 
 
 def _lstm_seeds(spec: RaceSpec, seed: int) -> list[int]:

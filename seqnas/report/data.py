@@ -216,10 +216,9 @@ def _baselines(storage: Storage, spec: RaceSpec) -> list[BaselineResult]:
 
     out = []
     fixed = storage.get_meta(BASELINES_KEY + spec.name) or {}
-    for name in (baselines.PERSISTENCE, baselines.LINEAR):
-        if name in fixed:
-            v, t = float(fixed[name]["val_mse"]), float(fixed[name]["test_mse"])
-            out.append(BaselineResult(baselines.label(name), {k: v for k in spec.seeds}, {k: t for k in spec.seeds}))
+    for name, entry in fixed.items():  # persistence, linear, then the statistical forecasts (races since one budget)
+        v, t = float(entry["val_mse"]), float(entry["test_mse"])
+        out.append(BaselineResult(baselines.label(name), {k: v for k in spec.seeds}, {k: t for k in spec.seeds}))
     val, test, n, cpu = {}, {}, 0, 0.0
     for k in spec.seeds:
         runs = [r for r in (storage.get_meta(f"{LSTM_KEY}{spec.name}/seed{k}") or {}).values()]

@@ -23,8 +23,12 @@ PRINT_COLUMNS = ["Strategy", "Retrained Test MSE", "Best Validation MSE", "Key F
                  "Architectures", "Full fidelity"]
 BASELINE_NOTES = {
     baselines.label(baselines.PERSISTENCE): "reference, not a strategy: the last observed value repeated",
-    baselines.label(baselines.LINEAR): "reference, not a strategy: ridge regression on the input window, penalty chosen "
-                                       "on validation",
+    baselines.label(baselines.LINEAR): "reference, not a strategy: ridge regression on the input window (the longest "
+                                       "the race searches), penalty chosen on validation",
+    baselines.label("seasonal_naive"): "reference, not a strategy: the value one season back (seqnas.statistical)",
+    baselines.label("auto_ets"): "reference, not a strategy: statsforecast AutoETS, fitted on the training part",
+    baselines.label("auto_theta"): "reference, not a strategy: statsforecast AutoTheta, fitted on the training part",
+    baselines.label("lightgbm"): "reference, not a strategy: LightGBM on lags, one model per step",
     baselines.label(baselines.DEFAULT_LSTM): "reference, not a strategy: 2 LSTM layers of 64, lr 3e-3, the race's "
                                              "training and retraining seeds",
 }
