@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run race-args test lint bench bench-peer clean
+.PHONY: run race-args test mutants-critical lint bench bench-peer clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ race-args:
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest -q
+
+# The curated critical mutants (tests/mutants/critical.py): each must make its focused tests fail (CI runs it).
+mutants-critical: $(BIN)/.installed
+	$(BIN)/python tests/mutants/run.py
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check seqnas tests bench

@@ -2,7 +2,7 @@
 
 After its search, a task study scores the forecasters a forecaster would run first
 (``seqnas.statistical``: seasonal naive, AutoETS, AutoTheta on series short enough for it, LightGBM on
-lags) on the study's own validation and test target rows, in the same standardised MSE as its
+lags, ridge on seven seasons of lags) on the study's own validation and test target rows, in the same standardised MSE as its
 networks. The scores go into the study (state ``statistical``), their fitted models next to the
 database (``<db>.checkpoints/study-<id>/final/statistical-<name>.pkl``), and their CPU-seconds count
 toward the study's one budget (``seqnas.final.final_cpu_budget``). ``seqnas show`` prints them; ``seqnas

@@ -11,16 +11,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from seqnas.api import load
 from seqnas.candidates import best as best_statistical
-from seqnas.candidates import load_fitted as load_statistical
+from seqnas.composite import errors_markdown, export_greedy, export_statistical
+from seqnas.ensemble import combine, greedy
+from seqnas.ensemble import mse as ensemble_mse
+from seqnas.ensemble import pool as ensemble_pool
 from seqnas.errors import ConfigError, StudyError, UserError
 from seqnas.evaluation import TaskEvaluator
 from seqnas.evaluation.training import naive_scale_of
-from seqnas.final import DEFAULT_TOP
+from seqnas.final import DEFAULT_TOP, stored_final_settings, stored_runs
 from seqnas.models import build
 from seqnas.space import Arch
 from seqnas.tasks import TaskSpec, load_task
@@ -64,19 +66,6 @@ torch model (an `Ensemble` averaging them): its
 inputs are (batch, {window}, {features}) windows standardised with meta["mean"] / meta["std"] (per
 column, fitted on the training part), its outputs (batch, {horizon}) standardised targets.
 """
-
-
-def _errors_markdown(metrics: dict[str, Any], horizon: int) -> str:
-    """Validation and test rows of the error measures, overall and per horizon step."""
-    from seqnas.evaluation.metrics import unit_table
-
-    lines = ["| split | measure | all steps | " + " | ".join(f"step {k}" for k in range(1, horizon + 1)) + " |",
-             "|---|---|---|" + "---|" * horizon]
-    for split, label in (("val", "validation"), ("test", "test")):
-        for measure, values in unit_table(metrics, split):
-            cells = ["-" if v is None else f"{v:.4g}" for v in values]
-            lines.append(f"| {label} | {measure} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) if len(lines) > 2 else "(not measured)"
 
 
 def _time_step(spec: TaskSpec) -> dict[str, Any] | None:
@@ -135,11 +124,19 @@ def _member_weights(result: Any, evaluator: TaskEvaluator, folder: Path | None, 
     return res.checkpoint
 
 
-def export_study(study: str, db: str, out: str | Path, members: int | None = None, networks_only: bool = False) -> dict[str, Any]:
+ENSEMBLES = ("greedy", "selection")
+
+
+def export_study(study: str, db: str, out: str | Path, members: int | None = None, networks_only: bool = False,
+                 ensemble: str = "greedy") -> dict[str, Any]:
     """Write arch.json, model.pt and README.md into ``out``: the study's selection (``seqnas.final``) as the
     ensemble of its retrained networks (the first ``members`` of them; default all), their mean forecast; or,
     where a statistical forecast scored beside the study (``seqnas.candidates``) has the lower validation MSE
-    and ``networks_only`` is False, that model (``model.pkl``)."""
+    and ``networks_only`` is False, that model (``model.pkl``). ``ensemble`` "greedy" (the default; not with
+    ``members``): where it has the lower validation MSE, the greedy ensemble (``seqnas.ensemble``) over every
+    candidate's retrained networks and (unless ``networks_only``) the statistical forecasts instead."""
+    if ensemble not in ENSEMBLES:
+        raise ConfigError(f"--ensemble must be one of {list(ENSEMBLES)}, got {ensemble!r}")
     import io
 
     from seqnas.final import member_dir
@@ -170,7 +167,9 @@ def export_study(study: str, db: str, out: str | Path, members: int | None = Non
     evaluator = TaskEvaluator(settings.task, result.space.family, settings.train, settings.objectives)
     storage = Storage(db, create=False)
     try:
-        folder = member_dir(storage, storage.get_study(study))
+        row = storage.get_study(study)
+        folder = member_dir(storage, row)
+        runs, top_n = stored_runs(storage, row), (stored_final_settings(storage, row) or (1, DEFAULT_TOP))[1]
     finally:
         storage.close()
     data = load_task(task_for(settings.task, arch))  # its window and calendar inputs, if they were searched
@@ -183,9 +182,17 @@ def export_study(study: str, db: str, out: str | Path, members: int | None = Non
     metrics = ensemble_metrics(model, data)
     step = _time_step(settings.task)
     naive = naive_scale_of(data)
+    if ensemble == "greedy" and members is None and folder is not None:
+        items = ensemble_pool(result, result.records, runs, folder, top_n, statistical=not networks_only)
+        weights = greedy(items, data.y_val)
+        if ensemble_mse(combine(items, weights, "val"), data.y_val) < metrics["val_mse"]:
+            if len(weights) == 1 and next(it for it in items if it.name in weights).kind == "statistical":
+                name = next(iter(weights))
+                return export_statistical(study, result, out, folder, (name, result.statistical[name]), metrics, step, naive)
+            return export_greedy(study, result, out, folder, items, weights, metrics, step, naive)
     top = None if networks_only else best_statistical(result.statistical)
     if top is not None and top[1]["val_mse"] < metrics["val_mse"] and top[1].get("file") and folder is not None:
-        return _export_statistical(study, result, out, folder, top, metrics, step, naive)
+        return export_statistical(study, result, out, folder, top, metrics, step, naive)
     searched = next((r for r in result.records if r.number == final.number), None)
     meta: dict[str, Any] = {
         "study": study, "strategy": result.strategy, "trial": final.number, "members": len(nets),
@@ -208,72 +215,8 @@ def export_study(study: str, db: str, out: str | Path, members: int | None = Non
         columns=", ".join(f"`{c}`" for c in data.columns),
         calendar=_inputs_phrase(data.info.get("calendar") or [], bool(arch.get("level"))),
         time=_time_phrase(settings.task.time_column, step), time_df=f" (and {settings.task.time_column!r}: continued)"
-        if settings.task.time_column else "", errors=_errors_markdown(metrics, data.horizon),
+        if settings.task.time_column else "", errors=errors_markdown(metrics, data.horizon),
         naive="-" if naive is None else f"{naive:.4g}"))
-    return meta
-
-
-_STAT_README = """# Exported seqnas model: a statistical forecast
-
-Study `{study}` ({strategy}). No network beat it on validation: `{name}` (seqnas.statistical) has validation MSE
-{val:.6g} against {net:.6g} for the mean of the networks' retrained selection (trial #{number}); test MSE {test:.6g}
-(networks: {net_test:.6g}). MSE of standardised values, on the study's own validation and test target rows.
-`seqnas export --networks-only` deploys the networks instead.
-
-It forecasts `{target}` {horizon} step(s) ahead from the history of `{target}`.
-
-## Errors in the data's own units
-
-{errors}
-
-```bash
-seqnas predict --model {out} --csv new.csv --out forecasts.csv
-seqnas predict --model {out} --csv new.csv --backtest --out backtest.csv
-```
-
-```python
-import seqnas
-model = seqnas.load_model("{out}")
-model.predict(df)            # the {horizon} step(s) after the last row of df
-model.backtest(df).errors    # MAE, RMSE, sMAPE, MAPE, MASE over every window of df
-```
-
-Files: `arch.json` (the model's name, task, columns, horizon, the networks it beat), `model.pkl` (the fitted model,
-seqnas.statistical; a pickle: load only exports you trust).
-"""
-
-
-def _export_statistical(study: str, result: Any, out: Path, folder: Path, top: tuple[str, dict[str, Any]],
-                        net: dict[str, Any], step: Any, naive: float | None) -> dict[str, Any]:
-    """Deploy a statistical forecast (its fitted model pickled as model.pkl) with what predict needs."""
-    import shutil
-
-    from seqnas.evaluation.metrics import split_errors
-
-    name, entry = top
-    task = result.settings.task
-    data = load_task(task)
-    fitted = load_statistical(folder, entry)
-    metrics: dict[str, Any] = {"val_mse": entry["val_mse"], "test_mse": entry["test_mse"]}
-    series = np.asarray(data.series, dtype=np.float64)
-    for split in ("val", "test"):
-        rows = data.target_rows(split)
-        metrics.update(split_errors(split, fitted.forecast_origins(series[:, 0], rows[:, 0] - 1), series[rows, 0], naive))
-    shutil.copyfile(folder / str(entry["file"]), out / "model.pkl")
-    stale = out / "model.pt"
-    if stale.exists():
-        stale.unlink()
-    meta: dict[str, Any] = {
-        "study": study, "strategy": result.strategy, "kind": "statistical", "model": name, "trial": None,
-        "networks": {"trial": result.final.number, "val_mse": net["val_mse"], "test_mse": net["test_mse"]},
-        "task": task.to_json(), "n_features": data.n_features, "window": data.window, "horizon": data.horizon,
-        "columns": data.columns, "target": data.target, "calendar": [], "time_column": task.time_column, "time_step": step,
-        "mean": data.mean.tolist(), "std": data.std.tolist(), "naive_mae": naive, "retrained_metrics": metrics}
-    (out / "arch.json").write_text(json.dumps(meta, indent=2))
-    (out / "README.md").write_text(_STAT_README.format(
-        study=study, strategy=result.strategy, name=name, val=entry["val_mse"], net=net["val_mse"], number=result.final.number,
-        test=entry["test_mse"], net_test=net["test_mse"], target=data.target, horizon=data.horizon, out=str(out),
-        errors=_errors_markdown(metrics, data.horizon)))
     return meta
 
 

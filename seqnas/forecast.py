@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from seqnas.composite import Part
 from seqnas.errors import TaskError, UserError
 from seqnas.evaluation.metrics import MEASURES, errors
 from seqnas.timeaxis import continue_times, infer_time_step, parse_times, time_text
@@ -117,8 +118,8 @@ class Backtest:
 class Forecaster:
     """An exported model with what it needs to forecast: ``seqnas.load_model(path)``."""
 
-    def __init__(self, model: Any, meta: dict[str, Any], path: str) -> None:
-        self.model = model
+    def __init__(self, model: Any, meta: dict[str, Any], path: str, parts: list[Part] | None = None) -> None:
+        self.model = model  # the first part's model (an export of one network or ensemble: that model)
         self.meta = meta
         self.path = path
         self.columns: list[str] = [str(c) for c in meta["columns"]]
@@ -133,6 +134,8 @@ class Forecaster:
         self.calendar: list[str] = [str(c) for c in meta.get("calendar") or []]  # calendar inputs from the time column
         scale = meta.get("naive_mae")
         self.naive_mae: float | None = float(scale) if scale is not None else None
+        kind = "statistical" if meta.get("kind") == "statistical" else "network"
+        self.parts = parts or [Part(kind, model, 1.0, self.window, tuple(self.calendar))]
 
     def __repr__(self) -> str:
         return (f"Forecaster({self.path!r}: {self.target!r} from {self.columns}, window {self.window}, "
@@ -160,29 +163,34 @@ class Forecaster:
             raise TaskError("the export does not say which data it was trained on; give the data (--csv FILE)")
         return _Data(np.asarray(BUILTIN_TASKS[task["name"]].load(), dtype=np.float64), None, None)
 
-    def _inputs(self, d: _Data) -> np.ndarray:
+    def _inputs(self, d: _Data, calendar: tuple[str, ...] | list[str]) -> np.ndarray:
         """Every row's model inputs: the columns scaled as the task's windows were, then the calendar inputs."""
         scaled = ((d.values - self.mean) / self.std).astype(np.float32)
-        if not self.calendar:
+        if not calendar:
             return scaled
         if d.times is None or self.time_column is None:
             raise TaskError(f"the model reads calendar inputs computed from the time column {self.time_column!r}; "
                             "give data with that column")
         from seqnas.tasks.calendar import calendar_features, wall_clock
 
-        cal = calendar_features(wall_clock(d.times), self.calendar)
+        cal = calendar_features(wall_clock(d.times), list(calendar))
         return np.concatenate([scaled, cal.astype(np.float32)], axis=1)
 
     def _forecast(self, d: _Data, origins: np.ndarray) -> np.ndarray:
         """The forecasts (len(origins), horizon) in the target's units from the rows up to each origin (its last row):
-        a network reads the ``window`` rows before, scaled; a statistical model (``kind`` "statistical") the whole
-        history of the target."""
-        if self.meta.get("kind") == "statistical":
-            return np.asarray(self.model.forecast_origins(d.values[:, 0], origins), dtype=np.float64)
+        the weighted sum of the parts' (a network reads its ``window`` rows before, scaled; a statistical model the
+        whole history of the target)."""
         from seqnas.evaluation.training import forecast, unscale
 
-        X = self._inputs(d)[origins[:, None] - self.window + 1 + np.arange(self.window)[None, :]]
-        return unscale(forecast(self.model, X), self.mean[0], self.std[0])
+        total = np.zeros((len(origins), self.horizon), dtype=np.float64)
+        for part in self.parts:
+            if part.kind == "statistical":
+                out = np.asarray(part.model.forecast_origins(d.values[:, 0], origins), dtype=np.float64)
+            else:
+                X = self._inputs(d, part.calendar)[origins[:, None] - part.window + 1 + np.arange(part.window)[None, :]]
+                out = unscale(forecast(part.model, X), self.mean[0], self.std[0])
+            total += part.weight * out
+        return total
 
     def predict(self, data: Any = None) -> pd.DataFrame:
         """The ``horizon`` steps after the last row of ``data`` (a DataFrame with the model's columns, a
@@ -265,6 +273,14 @@ def load_model(path: str | Path) -> Forecaster:
         raise ModelError(f"cannot read {str(p / 'arch.json')!r}: {e}") from None
     if not isinstance(meta, dict) or "n_features" not in meta:
         raise ModelError(f"{str(p)!r} holds an architecture only (an objective-function study), no model to forecast with")
+    if meta.get("kind") == "ensemble":
+        from seqnas.composite import load_parts
+
+        try:
+            parts = load_parts(p, meta)
+        except Exception as e:  # noqa: BLE001 - a damaged or missing file: one line, not a traceback
+            raise ModelError(f"cannot load the ensemble in {str(p)!r} ({type(e).__name__}: {e}); export the study again") from None
+        return Forecaster(parts[0].model, meta, str(p), parts)
     if meta.get("kind") == "statistical":
         import pickle
 

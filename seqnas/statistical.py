@@ -13,6 +13,9 @@ fixed by the training fit and state updated by the history observed up to the or
   so its state at row ``o`` is the pass's state after row ``o`` (equal to ``forward`` to rounding).
 - ``auto_theta`` (statsforecast ``AutoTheta(season_length=season or 1)``): a loop over origins calling
   ``forward`` (it re-tests and re-estimates the seasonal decomposition on each history, so no one pass).
+- ``ridge`` (numpy): ridge regression of the next ``horizon`` values on seven seasons of lags (at least 24, at most 336;
+  relative to the last value) and a one-hot of the origin's position in the season; penalty on the last 15% of the
+  training windows. 0.17 CPU-s on the 8,760-row hourly series below (test MSE 0.52 vs LightGBM's 0.57).
 - ``lightgbm`` (lightgbm): one booster per horizon step (direct strategy). Features: the last value,
   the ``L - 1`` values before it minus the last value (``L = max(2 * season, 24)``, capped at half
   the training part less the horizon), and the target time's position in the season (row index mod
@@ -49,7 +52,8 @@ from seqnas.errors import ConfigError, TaskError
 from seqnas.tasks.base import TaskData
 from seqnas.threads import ONE_THREAD_ENV, environment
 
-MODELS = ("seasonal_naive", "auto_ets", "auto_theta", "lightgbm")
+MODELS = ("seasonal_naive", "auto_ets", "auto_theta", "lightgbm", "ridge")
+RIDGE_PENALTIES = tuple(float(a) for a in np.logspace(-3, 4, 15))
 LGB_PARAMS: dict[str, Any] = {"objective": "l2", "learning_rate": 0.1, "num_leaves": 31, "min_data_in_leaf": 20,
                               "seed": 0, "deterministic": True, "force_col_wise": True, "num_threads": 1, "verbose": -1}
 LGB_ROUNDS, LGB_PATIENCE, LGB_HOLDOUT, LGB_MIN_WINDOWS = 300, 20, 0.15, 20
@@ -150,6 +154,51 @@ class LightGBMDirect(Fitted):
         return out
 
 
+class RidgeDirect(Fitted):
+    """Ridge regression of the next ``horizon`` values (relative to the last one) on a long window of lags (relative to
+    the last value) and the origin's position in the season (one-hot): DLinear's point, with the season's profile."""
+
+    def __init__(self, season: int | None, horizon: int, lags: int, coef: np.ndarray, intercept: np.ndarray) -> None:
+        super().__init__("ridge", season, horizon)
+        self.lags, self.coef, self.intercept, self.min_history = lags, coef, intercept, lags
+
+    def _origins(self, y: np.ndarray, origins: np.ndarray) -> np.ndarray:
+        return _ridge_features(y, origins, self.lags, self.season) @ self.coef + self.intercept + y[origins][:, None]
+
+
+def _ridge_features(y: np.ndarray, origins: np.ndarray, lags: int, season: int | None) -> np.ndarray:
+    block = _lag_block(y, origins, lags)[:, 1:]  # the level itself left out: everything is relative to it
+    if season is None:
+        return block
+    return np.hstack([block, np.eye(season)[(origins + 1) % season]])
+
+
+def _fit_ridge(y: np.ndarray, season: int | None, horizon: int) -> RidgeDirect:
+    """Lags: seven seasons (a week of an hourly or daily-cycled series), at least 24, at most a third of the training
+    part and 336; the penalty is the one with the lowest MSE on the last 15% of the training windows, then refitted on
+    all of them."""
+    lags = min(max(7 * (season or 0), 24), (len(y) - horizon) // 3, 336)
+    origins = np.arange(lags - 1, len(y) - horizon)
+    if lags < 2 or len(origins) < LGB_MIN_WINDOWS:
+        raise ModelUnavailable(f"ridge: {len(y)} training rows leave fewer than {LGB_MIN_WINDOWS} windows")
+    X = _ridge_features(y, origins, lags, season)
+    T = y[origins[:, None] + np.arange(1, horizon + 1)[None, :]] - y[origins][:, None]
+    cut = len(origins) - max(1, int(round(LGB_HOLDOUT * len(origins))))
+
+    def solve(A: np.ndarray, B: np.ndarray, penalty: float) -> tuple[np.ndarray, np.ndarray]:
+        mean_a, mean_b = A.mean(axis=0), B.mean(axis=0)
+        Ac = A - mean_a
+        coef = np.linalg.solve(Ac.T @ Ac + penalty * len(A) * np.eye(A.shape[1]), Ac.T @ (B - mean_b))
+        return coef, mean_b - mean_a @ coef
+
+    scores = []
+    for penalty in RIDGE_PENALTIES:
+        coef, icpt = solve(X[:cut], T[:cut], penalty)
+        scores.append(float(np.mean((X[cut:] @ coef + icpt - T[cut:]) ** 2)))
+    coef, icpt = solve(X, T, RIDGE_PENALTIES[int(np.argmin(scores))])
+    return RidgeDirect(season, horizon, lags, coef, icpt)
+
+
 def _lag_block(y: np.ndarray, origins: np.ndarray, lags: int) -> np.ndarray:
     w = y[origins[:, None] - np.arange(lags)[None, :]]  # lag 0 (the last value) first
     return np.hstack([w[:, :1], w[:, 1:] - w[:, :1]])
@@ -205,6 +254,8 @@ def fit(name: str, data: TaskData, season: int | None) -> Fitted:
             return SeasonalNaive(s, horizon)
         if name == "lightgbm":
             return _fit_lightgbm(y, s, horizon)
+        if name == "ridge":
+            return _fit_ridge(y, s, horizon)
         from statsforecast.models import AutoETS, AutoTheta
 
         model = (AutoETS if name == "auto_ets" else AutoTheta)(season_length=s or 1)

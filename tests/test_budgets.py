@@ -12,6 +12,7 @@ import time
 from contextlib import closing
 from pathlib import Path
 
+import torch
 import yaml
 
 import seqnas
@@ -339,7 +340,62 @@ def test_a_trial_that_would_outrun_the_cpu_budget_stops_training_at_it(tmp_path)
     assert t.metrics["cut_by_budget"] is True and 1 <= t.metrics["epochs"] < 200
     epoch_cost = t.metrics["cpu_seconds"] / t.metrics["epochs"]
     assert t.metrics["cpu_seconds"] <= 1.5 + 2 * epoch_cost + 0.5  # the budget, the epoch that crossed it, set-up
+    assert t.metrics["cpu_seconds"] >= 1.5  # not before: training stopped only once the trial's CPU reached the budget
     assert t.metrics["best_epoch"] <= t.metrics["epochs"] and len(t.curve) == t.metrics["epochs"]
     full = seqnas.search(space, task="mackey-glass", strategy="random", trials=1, seed=0,
                          train={"max_epochs": 3, "patience": 3}, final_repeats=0, progress=False)
     assert full.completed[0].metrics["cut_by_budget"] is False and full.completed[0].metrics["epochs"] == 3
+
+
+BURN = 0.05  # CPU-seconds each epoch of the burner family spends in its one training forward pass
+
+
+class _Burner(torch.nn.Module):
+    """A forecaster from each window's last row whose training forward pass burns BURN CPU-seconds. With one
+    batch per epoch, each training forward is one epoch; it notes the process CPU time at its construction and
+    at every forward pass (training and evaluation), so the test knows when each epoch started and ended
+    without reading the product's accounting."""
+
+    built: list[_Burner] = []
+
+    def __init__(self, arch, n_features: int, horizon: int) -> None:
+        super().__init__()
+        self.lin = torch.nn.Linear(n_features, horizon)
+        self.t_built = time.process_time()
+        self.calls: list[tuple[bool, float]] = []  # (training, process time at the call)
+        _Burner.built.append(self)
+
+    def forward(self, x):
+        self.calls.append((self.training, time.process_time()))
+        if self.training:
+            burn_cpu(BURN)
+        return self.lin(x[:, -1, :])
+
+
+def test_a_capped_trial_stops_at_the_epoch_where_its_cpu_budget_runs_out(plant_family):
+    """The per-trial CPU cap, against the process CPU clock read by the model itself: every epoch that ran
+    started before the trial's budget was spent (not long after), and the first epoch that did not run would
+    have started after it (not before). A cap compared with the wall clock (perf_counter, many seconds since
+    boot) stops after one epoch; a cap that is ignored trains all 40."""
+    plant_family("qa-burner", _Burner)
+    _Burner.built.clear()
+    budget = 0.6
+    r = seqnas.search({"family": "qa-burner", "params": {"x": [0]}}, task="sunspots", strategy="random",
+                      cpu_seconds=budget, seed=0, train={"max_epochs": 40, "patience": 40, "batch_size": 100_000},
+                      final_repeats=0, progress=False)
+    (t,) = r.completed
+    (model,) = _Burner.built
+    _Burner.built.clear()
+    starts = [c for training, c in model.calls if training]
+    n = len(starts)
+    assert t.metrics["epochs"] == n == len(t.curve) and t.metrics["cut_by_budget"] is True
+    # The trial's CPU clock starts before the model is built (the set-up between is a seed and a constructor).
+    assert starts[-1] - model.t_built < budget + 0.01, f"epoch {n} started {starts[-1] - model.t_built:.3f} CPU-s in"
+    end_of_last = next(c for training, c in model.calls if not training and c > starts[-1])  # its validation pass
+    assert end_of_last - model.t_built >= budget - BURN, (
+        f"stopped after {n} epochs, {end_of_last - model.t_built:.3f} CPU-s in: before the budget of {budget} ran out")
+    # In epochs: the budget over the measured cost of one epoch (at least BURN), give or take the epoch that crosses it.
+    assert n >= 2, f"stopped after {n} epoch(s); the budget pays for about {budget / BURN:.0f}"
+    per_epoch = (starts[-1] - starts[0]) / (n - 1)
+    assert per_epoch >= BURN
+    assert budget / per_epoch - 1 <= n <= budget / per_epoch + 1.5, (n, per_epoch)

@@ -49,7 +49,7 @@ def test_a_reader_that_stops_early_ends_the_output_quietly(study, tmp_path):
     """`seqnas export ... | head -0`: the pipe is closed when the summary line is printed; the
     export is written all the same, no traceback, exit status as SIGPIPE (rich's tables exit 1)."""
     out = tmp_path / "exported"
-    proc = subprocess.Popen(SEQNAS + ["export", "--study", "demo", "--db", str(study["db"]), "--out", str(out), "--networks-only"],
+    proc = subprocess.Popen(SEQNAS + ["export", "--study", "demo", "--db", str(study["db"]), "--out", str(out), "--networks-only", "--ensemble", "selection"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env())
     assert proc.stdout is not None and proc.stderr is not None
     proc.stdout.close()  # the reader is gone before the first line is written
@@ -61,7 +61,7 @@ def test_a_reader_that_stops_early_ends_the_output_quietly(study, tmp_path):
 
 def test_export_writes_a_model_that_reproduces_the_retrained_validation_mse(study):
     out = study["dir"] / "best"
-    p = run(["export", "--study", "demo", "--db", str(study["db"]), "--out", str(out), "--networks-only"])
+    p = run(["export", "--study", "demo", "--db", str(study["db"]), "--out", str(out), "--networks-only", "--ensemble", "selection"])
     assert p.returncode == 0, p.stderr
     assert {"arch.json", "model.pt", "README.md"} <= {f.name for f in out.iterdir()}
     assert "load_exported" in (out / "README.md").read_text()

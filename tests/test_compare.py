@@ -159,7 +159,7 @@ def test_the_table_matches_the_stored_trials(race):
     # forecasts (sunspots' 2,820 rows: AutoTheta too).
     assert sorted(table["Strategy"][len(STRATS):]) == sorted(
         ["baseline: persistence", "baseline: linear", "baseline: default LSTM", "baseline: seasonal_naive",
-         "baseline: auto_ets", "baseline: auto_theta", "baseline: lightgbm"])
+         "baseline: auto_ets", "baseline: auto_theta", "baseline: lightgbm", "baseline: ridge"])
     assert "p_holm" in table.columns
     after = race["after"]
     for _, row in strategies.iterrows():

@@ -30,7 +30,7 @@ DARTS_OPTIONS = {"epochs": 2, "batch_size": 64, "top_k": 4}
 
 
 def _export_cli(study: str, db: str, out: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    p = subprocess.run([*SEQNAS, "export", "--study", study, "--db", db, "--out", str(out), "--networks-only"], capture_output=True, text=True,
+    p = subprocess.run([*SEQNAS, "export", "--study", study, "--db", db, "--out", str(out), "--networks-only", "--ensemble", "selection"], capture_output=True, text=True,
                        env=env, timeout=300)
     assert p.returncode == 0, p.stderr
     assert "Traceback" not in p.stderr
@@ -172,7 +172,7 @@ def test_export_deploys_the_stored_selection_not_the_searchs_best(tmp_path):
     db = str(tmp_path / "runs.db")
     best, planted = _planted_reversal(db)
     assert best != planted
-    meta = export_study("planted", db, tmp_path / "out", networks_only=True)
+    meta = export_study("planted", db, tmp_path / "out", networks_only=True, ensemble="selection")
     assert meta["trial"] == planted and meta["members"] == 2
     r = seqnas.load("planted", db)
     assert meta["arch"] == next(t for t in r.records if t.number == planted).arch.to_dict()
@@ -190,12 +190,12 @@ def test_export_members_chooses_how_many_networks_and_refuses_zero(tmp_path, env
     db = str(tmp_path / "runs.db")
     seqnas.search(TINY_MACRO, task="sunspots", strategy="random", trials=2, seed=0, train=TINY_TRAIN, final_repeats=3,
                   final_top=1, db=db, study="s", progress=False)
-    meta = export_study("s", db, tmp_path / "one", members=1, networks_only=True)
+    meta = export_study("s", db, tmp_path / "one", members=1, networks_only=True, ensemble="selection")
     model, _ = load_exported(tmp_path / "one")
     assert meta["members"] == 1 and len(model.members) == 1 and meta["member_seeds"] == seqnas.final.final_seeds(0, 1)
     for bad in ("0", "-1", "x"):
         out = tmp_path / f"bad{bad}"
-        p = subprocess.run([*SEQNAS, "export", "--study", "s", "--db", db, "--out", str(out), "--members", bad, "--networks-only"],
+        p = subprocess.run([*SEQNAS, "export", "--study", "s", "--db", db, "--out", str(out), "--members", bad, "--networks-only", "--ensemble", "selection"],
                            capture_output=True, text=True, env=env, timeout=120)
         assert p.returncode == 2 and "--members" in p.stderr and "Traceback" not in p.stderr
         assert not out.exists()  # nothing written
@@ -209,7 +209,7 @@ def test_an_export_written_before_members_loads_and_predicts(tmp_path):
     db = str(tmp_path / "runs.db")
     seqnas.search(TINY_MACRO, task="sunspots", strategy="random", trials=2, seed=0, train=TINY_TRAIN, final_repeats=1,
                   final_top=1, db=db, study="s", progress=False)
-    export_study("s", db, tmp_path / "new", networks_only=True)
+    export_study("s", db, tmp_path / "new", networks_only=True, ensemble="selection")
     model, meta = load_exported(tmp_path / "new")
     old = tmp_path / "old"
     old.mkdir()

@@ -375,7 +375,7 @@ def _predict_by_hand(out: Path, df: pd.DataFrame) -> np.ndarray:
 
 
 def _check_export(db: str, study: str, csv: Path, out: Path) -> dict:
-    meta = export_study(study, db, out, networks_only=True)
+    meta = export_study(study, db, out, networks_only=True, ensemble="selection")
     r = seqnas.load(study, db)
     best = Arch(r.final.arch)  # the deployed architecture is the retrained selection's
     assert meta["trial"] == r.final.number and meta["members"] == len(r.final.val)

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 import seqnas
 from seqnas.errors import ConfigError
@@ -156,11 +157,61 @@ def test_a_hyperband_study_stores_rungs_with_curves_and_keeps_only_the_best_chec
     assert res.best_trial == min((r for r in recs if r.info["rung"] == top), key=lambda r: r.value)
     df = res.trials
     assert list(df["rung"][:10]) == [0] * 9 + [1] and len(df["curve"][12]) == 9
-    # The checkpoints: only the selected architecture's is kept at the end, with its row, no temporary file.
+    # The checkpoints: only the selected architecture's is kept at the end, with its row, no temporary file (the
+    # folder "final" beside them holds the study's final forecasters, no rung's state).
     ckdir = Path(f"{db}.checkpoints") / "study-1"
-    assert sorted(p.name for p in ckdir.iterdir()) == [f"{res.best_trial.number}.pt"]
+    assert sorted(p.name for p in ckdir.iterdir() if p.is_file()) == [f"{res.best_trial.number}.pt"]
+    assert [p.name for p in ckdir.iterdir() if p.is_dir()] in ([], ["final"]) and not list(ckdir.rglob("*.tmp"))
     with sqlite3.connect(db) as c:
         assert c.execute("SELECT number FROM checkpoints").fetchall() == [(res.best_trial.number,)]
+
+
+class _EpochCounter(torch.nn.Module):
+    """A forecaster from each window's last row that counts the epochs it is trained: with one batch per epoch
+    (``ONE_BATCH``), every forward pass in training mode is one epoch. Every model built is noted, in build order."""
+
+    built: list[_EpochCounter] = []
+
+    def __init__(self, arch, n_features: int, horizon: int) -> None:
+        super().__init__()
+        self.lin = torch.nn.Linear(n_features, horizon)
+        self.epochs_trained = 0
+        _EpochCounter.built.append(self)
+
+    def forward(self, x):
+        if self.training:
+            self.epochs_trained += 1
+        return self.lin(x[:, -1, :])
+
+
+ONE_BATCH = TrainBudget(max_epochs=9, patience=20, batch_size=100_000)  # sunspots has 195 training windows
+
+
+def test_a_promotion_trains_only_the_epochs_it_adds(tmp_path, plant_family):
+    """Counted in the model, not read from the study: a rung promoted from k to K epochs trains K - k epochs in
+    its trial (it continues its parent's checkpoint); a first rung trains all of its epochs. A promotion that
+    trained from scratch would give the same curve (training is deterministic) but train K epochs."""
+    plant_family("qa-epoch-counter", _EpochCounter)
+    _EpochCounter.built.clear()
+    space = {"family": "qa-epoch-counter", "params": {"x": list(range(100))}}
+    res = seqnas.search(space, task="sunspots", strategy="hyperband", trials=16, seed=4, train=ONE_BATCH,
+                        db=str(tmp_path / "count.db"), study="c", final_repeats=0, progress=False)
+    recs = res.records
+    assert len(recs) == 16 and all(r.state is TrialState.COMPLETE for r in recs)
+    assert len(_EpochCounter.built) == len(recs)  # one model per trial, built in trial order (inline, one at a time)
+    promoted = [r for r in recs if r.info["parent"] is not None]
+    assert {r.info["rung_epochs"] for r in promoted} == {3, 9}  # promotions 1 -> 3 and 3 -> 9 epochs happened
+    for r, model in zip(recs, _EpochCounter.built):
+        parent = r.info["parent"]
+        added = r.info["rung_epochs"] - (0 if parent is None else recs[parent].info["rung_epochs"])
+        assert model.epochs_trained == added, (r.number, r.info, model.epochs_trained)
+        assert len(r.curve) == r.info["rung_epochs"]  # the stored curve covers the earlier rungs too
+    # In all: the epochs of the highest rung each architecture reached, not the sum over its rungs.
+    top = {}
+    for r in recs:
+        top[r.arch.key] = max(top.get(r.arch.key, 0), r.info["rung_epochs"])
+    assert sum(m.epochs_trained for m in _EpochCounter.built) == sum(top.values())
+    _EpochCounter.built.clear()
 
 
 def test_a_scheduler_over_any_strategy_and_the_options_it_refuses(tmp_path):
@@ -235,6 +286,23 @@ def test_asha_keeps_two_pool_workers_busy(tmp_path):
     assert started_all and set(started_all) == {2}, pool.in_flight_at_wait
 
 
+def test_the_selection_prefers_the_highest_rung_over_a_lucky_low_rung():
+    """Hyperband's rule: an architecture trained further beats a lower rung's value, however low; within a rung the
+    lowest value wins (earliest on ties); an architecture is ranked once, at its highest rung."""
+    from seqnas.space.base import Arch
+    from seqnas.trial import best_first
+
+    a, b, c, d = (Arch({"x": i}) for i in range(4))
+
+    def rec(n, arch, epochs, v, parent=None):
+        return TrialRecord(number=n, state=TrialState.COMPLETE, arch=arch, values={"val_mse": v},
+                           info={"rung_epochs": epochs, "parent": parent})
+
+    recs = [rec(0, a, 1, 0.05), rec(1, b, 1, 0.50), rec(2, c, 1, 0.40), rec(3, d, 1, 0.45),
+            rec(4, b, 3, 0.30, parent=1), rec(5, c, 3, 0.30, parent=2), rec(6, c, 9, 0.35, parent=5)]
+    assert [r.number for r in best_first(recs)] == [6, 4, 0, 3]
+
+
 # -- BOHB and evolution learn from the rungs ---------------------------------------------------------------
 def test_bohb_fits_on_the_highest_rung_with_enough_results():
     space = space_from_dict({"params": [{"name": "x", "type": "int", "low": 0, "high": 1000}]})
@@ -247,12 +315,16 @@ def test_bohb_fits_on_the_highest_rung_with_enough_results():
                         values={"val_mse": p.arch["x"] / 1000 + 1.0 / p.info["rung_epochs"]})
         s.tell(r)
         records.append(r)
-    counts = {k: len(v) for k, v in inner._by_rung.items()}
-    view = inner._rung_view()
-    best_rung = max(k for k, c in counts.items() if c >= 3)
-    assert view == inner._by_rung[best_rung]
-    assert all(v[0] == pytest.approx(r.values["val_mse"]) for r in records if r.info["rung"] == best_rung
-               for n, v in view.items() if n == inner._number[r.arch.key])
+    # The rung the model should fit on, from the results told (not from the strategy's own bookkeeping):
+    # the highest with at least n_startup_trials (3) of them.
+    told: dict[int, list[TrialRecord]] = {}
+    for r in records:
+        told.setdefault(r.info["rung"], []).append(r)
+    best_rung = max(k for k, rs in told.items() if len(rs) >= 3)
+    assert best_rung >= 1  # 14 results: some rung above the first has 3, so the choice is not the trivial one
+    expected = {inner._number[r.arch.key]: [r.values["val_mse"]] for r in told[best_rung]}
+    assert len(expected) == len(told[best_rung]) >= 3
+    assert inner._rung_view() == expected
 
 
 def test_evolution_ranks_a_promoted_member_by_its_highest_rung():

@@ -34,7 +34,7 @@ def exported(tmp_path_factory):
     csv, _, db, p = search_demo(d, 3, 2, "--final-repeats", "0")
     assert p.returncode == 0, p.stderr
     out = d / "best"
-    p = run(["export", "--study", "demo", "--db", str(db), "--out", str(out), "--networks-only"])
+    p = run(["export", "--study", "demo", "--db", str(db), "--out", str(out), "--networks-only", "--ensemble", "selection"])
     assert p.returncode == 0, p.stderr
     meta = json.loads((out / "arch.json").read_text())
     return {"dir": d, "csv": csv, "db": db, "out": out, "meta": meta}
@@ -205,7 +205,7 @@ def test_search_on_an_error_in_the_data_units_and_forecast_a_builtin_task(tmp_pa
         seqnas.search(TINY_MACRO, task="sunspots", objectives="test_mae", trials=1, train=TINY_TRAIN, progress=False)
     from seqnas.export import export_study
 
-    export_study("mae", db, tmp_path / "best", networks_only=True)
+    export_study("mae", db, tmp_path / "best", networks_only=True, ensemble="selection")
     model = seqnas.load_model(tmp_path / "best")
     assert model.columns == ["sunspots"] and model.time_column is None
     data = load_task(TaskSpec("sunspots"))

@@ -113,9 +113,24 @@ def test_search_cli_retrains_by_default_and_final_repeats_0_turns_it_off(tmp_pat
     db = str(tmp_path / "runs.db")
     base = [*SEQNAS, "search", "--task", "sunspots", "--space", "rnn-macro", "--strategy", "random", "--trials", "1",
             *TINY_TRAIN_ARGS, "--db", db, "--no-progress", "--option", "prior=architecture"]
+    default = subprocess.run([*base, "--study", "default"], capture_output=True, text=True, env=env, timeout=300)
+    assert default.returncode == 0, default.stderr
+    assert "retrained 3 times with fresh seeds" in default.stdout and "not retrained" not in default.stdout
     off = subprocess.run([*base, "--study", "off", "--final-repeats", "0"], capture_output=True, text=True, env=env, timeout=120)
     assert off.returncode == 0, off.stderr
-    assert "not retrained" in off.stdout
+    assert "not retrained" in off.stdout and "retrained 3 times" not in off.stdout
+    # What is stored: the default run's one architecture trained again with the 3 seeds a retraining uses (not the
+    # search's), each with its validation and test MSE; nothing for the run that turned it off.
+    storage = Storage(db, create=False)
+    try:
+        (trial,) = [r for r in storage.trials(storage.get_study("default")) if r.kind == "arch"]
+        runs = storage.get_state(storage.get_study("default"), STATE_KEY)["runs"]
+        assert list(runs) == [trial.arch.key]
+        assert sorted(runs[trial.arch.key]) == sorted(str(s) for s in final_seeds(0, 3))
+        assert all(m.get("error") is None and m["val_mse"] > 0 and m["test_mse"] > 0 for m in runs[trial.arch.key].values())
+        assert not (storage.get_state(storage.get_study("off"), STATE_KEY) or {}).get("runs")
+    finally:
+        storage.close()
     bad = subprocess.run([*base, "--study", "bad", "--final-repeats", "-1"], capture_output=True, text=True, env=env, timeout=60)
     assert bad.returncode == 2 and "--final-repeats must be a non-negative integer" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1

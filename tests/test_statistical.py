@@ -141,3 +141,22 @@ def test_threads_are_restored() -> None:
     before = os.environ.get("OMP_NUM_THREADS")
     st.score("lightgbm", task(seasonal_series(200), window=12, horizon=2), 12)
     assert os.environ.get("OMP_NUM_THREADS") == before
+
+
+def test_ridge_recovers_a_planted_linear_recurrence():
+    """y[t] = 1.2 y[t-1] - 0.5 y[t-2] + noise: a linear function of the last values, so the ridge's one-step forecasts
+    are at the noise level (MSE about the noise variance 0.01), below repeating the last value."""
+    from seqnas.statistical import score
+    from seqnas.tasks.base import make_windows
+
+    rng = np.random.default_rng(3)
+    y = np.zeros(1500)
+    y[:2] = 1.0
+    for t in range(2, len(y)):
+        y[t] = 1.2 * y[t - 1] - 0.5 * y[t - 2] + rng.normal(0, 0.1)
+    data = make_windows(y[:, None], 0, 30, 1, 0.15, 0.15, name="ar2", columns=["y"])
+    ridge, naive = score("ridge", data, None), score("seasonal_naive", data, None)
+    test_rows = data.target_rows("test")[:, 0]
+    unit_mse = float(np.mean((ridge.test[:, 0] - y[test_rows]) ** 2))
+    assert unit_mse < 0.013  # the noise's variance is 0.01
+    assert ridge.test_mse < naive.test_mse

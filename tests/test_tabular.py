@@ -4,8 +4,6 @@ table runs in seconds."""
 
 from __future__ import annotations
 
-import math
-
 import pytest
 
 import seqnas
@@ -80,11 +78,54 @@ def test_what_the_table_cannot_answer_is_refused_in_one_line():
         seqnas.search("rnn-macro", task="bench:sunspots", strategy="random", trials=2, train=TRAIN, progress=False)
 
 
+def recorded(task: str) -> dict[tuple, list[dict[str, str]]]:
+    """The shipped table read here with the csv module (not through seqnas.tabular): (depth, cell1, hidden1, cell2,
+    hidden2, residual, lr) -> its rows, as strings; a column a one-layer architecture does not have is None."""
+    import csv
+    import gzip
+
+    from seqnas.tabular.table import TABLE_PATH
+
+    out: dict[tuple, list[dict[str, str]]] = {}
+    with gzip.open(TABLE_PATH, "rt", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            if row["task"] == task:
+                out.setdefault(recorded_key(row), []).append(row)
+    return out
+
+
+def recorded_key(a) -> tuple:
+    def get(k, cast):
+        v = a.get(k)
+        return None if v in (None, "") else cast(v)
+
+    return (get("depth", int), get("cell1", str), get("hidden1", int), get("cell2", str), get("hidden2", int),
+            get("residual", lambda v: str(v) == "True"), get("lr", float))
+
+
 def test_the_default_lstm_baseline_is_in_the_table_and_dropout_zero_is_the_same_architecture():
     from seqnas.baselines import default_lstm_arch
 
-    r = LookupEvaluator("bench:co2", TRAIN)(default_lstm_arch(), 0)
-    assert r.state is TrialState.COMPLETE and math.isfinite(r.metrics["test_mse"])
+    arch = default_lstm_arch()
+    assert arch["dropout"] == 0.0  # the baseline sets dropout; the table has no dropout column (its default, 0)
+    rows = recorded("co2")[(2, "lstm", 64, "lstm", 64, False, 0.003)]
+    assert sorted(int(r["seed"]) for r in rows) == [0, 1, 2]
+    ev = LookupEvaluator("bench:co2", TRAIN)
+    without = Arch({k: v for k, v in arch.items() if k != "dropout"})
+    seen = set()
+    for seed in range(8):
+        r = ev(arch, seed)
+        assert r.state is TrialState.COMPLETE
+        (row,) = [row for row in rows if float(row["val_mse"]) == r.values["val_mse"]]  # one recorded training
+        assert r.metrics["test_mse"] == float(row["test_mse"]) and r.metrics["params"] == float(row["params"])
+        assert r.curve == [float(v) for v in row["curve"].split()]
+        assert r.metrics["cpu_seconds"] == pytest.approx(float(row["cpu_seconds"]))
+        same = ev(without, seed)  # the same architecture without its default dropout: the same training
+        assert (same.values, same.metrics, same.curve) == (r.values, r.metrics, r.curve)
+        seen.add(row["seed"])
+    assert len(seen) >= 2  # the study seed picks among the recorded trainings
+    dropped = ev(Arch({**arch, "dropout": 0.2}), 0)  # another dropout is another architecture, not in the table
+    assert dropped.state is TrialState.FAILED and "not in the benchmark table" in (dropped.error or "")
 
 
 def test_a_race_on_a_slice_of_the_table_runs_and_its_numbers_are_the_recorded_ones(tmp_path):
@@ -116,6 +157,31 @@ def test_the_cli_searches_the_table(tmp_path):
     done = run(["search", "--task", "bench:co2", "--space", "rnn-macro-272", "--strategy", "hyperband", "--cpu-seconds", "20",
                 "--max-epochs", "30", "--patience", "5", "--final-repeats", "1", "--study", "t", "--db", db, "--no-progress"])
     assert done.returncode == 0, done.stderr
+    assert "task=bench:co2" in done.stdout and "retrained 1 times with fresh seeds" in done.stdout
+    # What the study holds: every trial is a recorded training of its architecture (read here from the shipped
+    # file), cut at its rung, charged the recorded CPU-seconds of the epochs it added; the simulated CPU ends it at 20.
+    table = recorded("co2")
+    storage = Storage(db, create=False)
+    try:
+        recs = [r for r in storage.trials(storage.get_study("t")) if r.kind == "arch"]
+    finally:
+        storage.close()
+    assert recs and all(r.state is TrialState.COMPLETE for r in recs)
+    assert {r.info["rung_epochs"] for r in recs} == {1, 3, 10, 30} and any(r.info["parent"] is not None for r in recs)
+    by_number = {r.number: r for r in recs}
+    for r in recs:
+        rows = table[recorded_key(r.arch)]
+        curves = [[float(v) for v in row["curve"].split()] for row in rows]
+        (i,) = [i for i, c in enumerate(curves) if r.curve == c[: r.info["rung_epochs"]]]  # one recorded training
+        assert r.values["val_mse"] == (float(rows[i]["val_mse"]) if len(r.curve) == len(curves[i]) else min(r.curve))
+        before = 0 if r.info["parent"] is None else len(by_number[r.info["parent"]].curve)
+        per_epoch = float(rows[i]["cpu_seconds"]) / len(curves[i])
+        assert r.metrics["cpu_seconds"] == pytest.approx(per_epoch * (len(r.curve) - before))
+    cost = {r.number: r.metrics["cpu_seconds"] + r.metrics["strategy_cpu_seconds"] for r in recs}
+    assert sum(cost.values()) >= 20
+    for r in recs:  # trials run two at a time (a worker per core): what had finished when each one started
+        spent = sum(cost[u.number] for u in recs if u.finished_at <= r.started_at)
+        assert spent < 20, f"trial {r.number} started with {spent} CPU-s charged, past the budget of 20"
     bad = run(["search", "--task", "bench:co2", "--strategy", "random", "--trials", "2", "--max-epochs", "30", "--patience", "5",
                "--study", "u", "--db", db, "--no-progress"])
     assert bad.returncode == 2 and "rnn-macro-272" in bad.stderr and "Traceback" not in bad.stderr

@@ -166,6 +166,9 @@ def _add_export(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="directory to write arch.json, model.pt and README.md")
     p.add_argument("--members", type=positive_int_arg("--members"), default=None,
                    help="how many of the selection's retrained networks the forecast averages (default: all of them)")
+    p.add_argument("--ensemble", choices=("greedy", "selection"), default="greedy",
+                   help="greedy (default): where it is better on validation, a weighted ensemble picked greedily from every "
+                        "retrained candidate network and the statistical forecasts; selection: the selection's networks only")
     p.add_argument("--networks-only", action="store_true",
                    help="deploy the networks even where a statistical forecast scored beside the study is better on validation")
 

@@ -92,8 +92,13 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from seqnas.export import export_study
 
-    meta = export_study(args.study, args.db, args.out, members=args.members, networks_only=args.networks_only)
-    if meta.get("kind") == "statistical":
+    meta = export_study(args.study, args.db, args.out, members=args.members, networks_only=args.networks_only,
+                        ensemble=args.ensemble)
+    if meta.get("kind") == "ensemble":
+        print(f"exported a greedy ensemble of {len(meta['parts'])} forecasters (validation MSE "
+              f"{meta['retrained_metrics']['val_mse']:.4g} against {meta['selection']['val_mse']:.4g} for the selection's "
+              f"networks) to {args.out} (see {args.out}/README.md)")
+    elif meta.get("kind") == "statistical":
         print(f"exported the statistical forecast {meta['model']!r}: on validation it beat the networks' selection "
               f"(trial #{meta['networks']['trial']}), to {args.out} (see {args.out}/README.md; --networks-only deploys the networks)")
     elif "n_features" in meta:

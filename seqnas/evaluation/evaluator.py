@@ -132,17 +132,6 @@ class TaskEvaluator:
         return Result(TrialState.COMPLETE, values, metrics, time.perf_counter() - t0, curve=curve,
                       checkpoint=checkpoint).check_finite()
 
-    def fit(self, arch: Arch, seed: int) -> tuple[Any, dict[str, Any]]:
-        """Train and return (model, metrics): what export uses to retrain the best architecture."""
-        data = load_task(task_for(self.task, arch))
-        gen = seed_everything(trial_seed(seed, arch))
-        model = build_for(arch, self.family, data)
-        metrics = train(model, data, learning_rate(arch, self.family), self.budget, gen)
-        metrics.pop("curve")
-        metrics.update(unit_errors(model, data))
-        metrics["params"] = count_params(model)
-        return model, metrics
-
 
 @dataclass(frozen=True)
 class ObjectiveEvaluator:

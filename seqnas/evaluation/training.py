@@ -16,6 +16,7 @@ from torch import nn
 from seqnas.evaluation.budget import TrainBudget  # defined apart (torch-free); still importable from here
 from seqnas.evaluation.metrics import SPLITS, naive_scale, split_errors
 from seqnas.tasks.base import TaskData
+from seqnas.threads import one_thread
 
 
 class Diverged(RuntimeError):
@@ -44,7 +45,7 @@ def warm_up_torch() -> None:
 def mse(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch: int = 512) -> float:
     model.eval()
     total = 0.0
-    with torch.no_grad():
+    with torch.no_grad(), one_thread():
         for i in range(0, len(X), batch):
             total += float(((model(X[i : i + batch]) - y[i : i + batch]) ** 2).sum())
     return total / float(y.numel())
@@ -52,10 +53,12 @@ def mse(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch: int = 512) ->
 
 def forecast(model: nn.Module, X: np.ndarray, batch: int = 512) -> np.ndarray:
     """The model's scaled forecasts (windows, horizon) of scaled input windows (windows, window, features),
-    in eval mode, in batches of ``batch`` windows: what ``mse`` computes, and what ``seqnas predict`` runs."""
+    in eval mode, in batches of ``batch`` windows: what ``mse`` computes, and what ``seqnas predict`` runs. On one
+    thread: a recurrent forward pass without gradients on two threads of a busy machine measured 21.7 CPU-s against
+    0.28 on one (torch 2.13, 512 windows of 336 steps: the threads spin waiting for each step)."""
     model.eval()
     out = []
-    with torch.no_grad():
+    with torch.no_grad(), one_thread():
         for i in range(0, len(X), batch):
             out.append(model(torch.from_numpy(np.ascontiguousarray(X[i : i + batch], dtype=np.float32))).numpy())
     return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)

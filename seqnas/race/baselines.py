@@ -7,13 +7,13 @@ import dataclasses
 from typing import Any
 
 from seqnas import baselines
+from seqnas.candidates import models_for, season_for
 from seqnas.execution.base import Executor
 from seqnas.final import final_seeds, result_entry, train_each
 from seqnas.race.progress import RaceProgress
 from seqnas.race.spec import BASELINES_KEY, LSTM_KEY, RaceSpec
 from seqnas.storage import Storage
 from seqnas.study import task_evaluator
-from seqnas.candidates import models_for, season_for
 from seqnas.tasks import is_bench_task, load_task
 from seqnas.trial import Result
 

@@ -29,6 +29,7 @@ BASELINE_NOTES = {
     baselines.label("auto_ets"): "reference, not a strategy: statsforecast AutoETS, fitted on the training part",
     baselines.label("auto_theta"): "reference, not a strategy: statsforecast AutoTheta, fitted on the training part",
     baselines.label("lightgbm"): "reference, not a strategy: LightGBM on lags, one model per step",
+    baselines.label("ridge"): "reference, not a strategy: ridge on seven seasons of lags and the season's position",
     baselines.label(baselines.DEFAULT_LSTM): "reference, not a strategy: 2 LSTM layers of 64, lr 3e-3, the race's "
                                              "training and retraining seeds",
 }
