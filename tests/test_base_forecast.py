@@ -136,16 +136,23 @@ def test_a_statistical_forecast_that_beats_the_networks_is_deployed_and_predicts
                       horizon=3, strategy="grid", trials=1, seed=0, train={"max_epochs": 1, "patience": 1}, final_repeats=1,
                       final_top=1, db=db, study="p", progress=False)
     assert r.statistical["seasonal_naive"]["val_mse"] < 1e-10
-    meta = export_study("p", db, tmp_path / "out")
-    assert meta["kind"] == "statistical" and meta["model"] in ("seasonal_naive", "auto_ets", "auto_theta")
+    df = pd.read_csv(csv)
+    y = df["y"].to_numpy()
+    one_season_back = [y[len(y) - 24 + k] for k in range(3)]  # exact on this series, by hand
+    # The greedy ensemble (the default) puts no weight on the networks here.
+    greedy = export_study("p", db, tmp_path / "greedy")
+    assert greedy["kind"] in ("statistical", "ensemble")
+    assert all(p["kind"] == "statistical" for p in greedy.get("parts", []))
+    # --ensemble selection: the networks' selection or the best statistical forecast, whichever is better on validation.
+    meta = export_study("p", db, tmp_path / "out", ensemble="selection")
+    assert meta["kind"] == "statistical" and meta["model"] in r.statistical
     assert meta["networks"]["val_mse"] > meta["retrained_metrics"]["val_mse"]
     assert "No network beat it" in (tmp_path / "out" / "README.md").read_text()
-    df = pd.read_csv(csv)
-    pred = seqnas.load_model(tmp_path / "out").predict(df)["forecast"].to_numpy()
-    y = df["y"].to_numpy()
-    np.testing.assert_allclose(pred, [y[len(y) - 24 + k] for k in range(3)], atol=1e-6)
+    for out in ("greedy", "out"):
+        pred = seqnas.load_model(tmp_path / out).predict(df)["forecast"].to_numpy()
+        np.testing.assert_allclose(pred, one_season_back, atol=1e-3)
     # --networks-only deploys the networks' selection all the same.
-    nets = export_study("p", db, tmp_path / "nets", networks_only=True)
+    nets = export_study("p", db, tmp_path / "nets", networks_only=True, ensemble="selection")
     assert nets["trial"] == r.final.number and "kind" not in nets
     assert json.loads((tmp_path / "nets" / "arch.json").read_text())["members"] == 1
 

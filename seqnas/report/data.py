@@ -216,8 +216,9 @@ def _baselines(storage: Storage, spec: RaceSpec) -> list[BaselineResult]:
 
     out = []
     fixed = storage.get_meta(BASELINES_KEY + spec.name) or {}
-    for name, entry in fixed.items():  # persistence, linear, then the statistical forecasts (races since one budget)
-        v, t = float(entry["val_mse"]), float(entry["test_mse"])
+    # Persistence and ridge first, then the statistical forecasts (races since one budget), by name.
+    for name in sorted(fixed, key=lambda n: ({baselines.PERSISTENCE: 0, baselines.LINEAR: 1}.get(n, 2), n)):
+        v, t = float(fixed[name]["val_mse"]), float(fixed[name]["test_mse"])
         out.append(BaselineResult(baselines.label(name), {k: v for k in spec.seeds}, {k: t for k in spec.seeds}))
     val, test, n, cpu = {}, {}, 0, 0.0
     for k in spec.seeds:
