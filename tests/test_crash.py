@@ -12,6 +12,9 @@ from tests.cli_helpers import FAST_TRAIN, TINY_SPACE_YAML, rows, task_args, writ
 from tests.crash_harness import crash_and_resume
 
 BUDGET = 45  # room for 12 kills: a kill after 1-3 more trials lets a few more finish during its random delay
+# Trials of 8 epochs: since validation passes run on one thread, 2-epoch trials of the tiny space took a few ms each, and
+# one kill's random delay let ~20 finish, so the budget was spent before 10 kills had landed.
+CRASH_TRAIN = ["--max-epochs", "8", "--patience", "8", "--batch-size", "64"]
 KILLS = 12
 
 
@@ -32,7 +35,7 @@ def test_search_survives_sigkill_at_seeded_moments_and_resumes_to_the_same_study
     space.write_text(TINY_SPACE_YAML)
     db = tmp_path / "crash.db"
     search = ["search", *task_args(csv), "--space", str(space), "--strategy", "random", "--trials", str(BUDGET), "--seed", "3",
-              *FAST_TRAIN, "--workers", "1", "--no-progress", "--study", "crash", "--db", str(db)]
+              *CRASH_TRAIN, "--workers", "1", "--no-progress", "--study", "crash", "--db", str(db)]
     resume = ["resume", "--study", "crash", "--db", str(db), "--workers", "1", "--no-progress"]
 
     def again(rng: np.random.Generator) -> list[str]:
@@ -57,7 +60,7 @@ def test_search_survives_sigkill_at_seeded_moments_and_resumes_to_the_same_study
     stored = seqnas.load("crash", str(db))
     whole = seqnas.search(str(space), csv=str(csv), target="load", features=["temp"], time_column="date", window=8, horizon=2,
                           strategy="random", trials=BUDGET, seed=3,
-                          train={"max_epochs": 2, "patience": 1, "batch_size": 64}, study="whole", db=str(tmp_path / "whole.db"))
+                          train={"max_epochs": 8, "patience": 8, "batch_size": 64}, study="whole", db=str(tmp_path / "whole.db"))
     assert stored.trials["arch_hash"].tolist() == whole.trials["arch_hash"].tolist()
     assert stored.trials["value"].tolist() == pytest.approx(whole.trials["value"].tolist(), rel=1e-9)
 
