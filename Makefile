@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run race-args test mutants-critical lint bench bench-peer clean
+.PHONY: run race-args test mutants-critical lint bench bench-peer bench-forecasters clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,12 @@ $(PEER_VENV)/.installed:
 
 bench-peer: $(BIN)/.installed $(PEER_VENV)/.installed
 	$(BIN)/python bench/peer.py
+
+# The forecasters bench (bench/forecasters.py): seqnas's default command and its export against statsforecast,
+# mlforecast/LightGBM and ridge on the same test rows; its extra libraries go into .venv (the "bench" extra).
+bench-forecasters: $(BIN)/.installed
+	$(BIN)/pip install --quiet -e ".[bench]"
+	$(BIN)/python bench/forecasters.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache seqnas-main.db* report
