@@ -136,6 +136,8 @@ class Forecaster:
         self.naive_mae: float | None = float(scale) if scale is not None else None
         kind = "statistical" if meta.get("kind") == "statistical" else "network"
         self.parts = parts or [Part(kind, model, 1.0, self.window, tuple(self.calendar))]
+        # The rows a forecast reads: the longest a part needs (a statistical model's lags can outreach the networks' window).
+        self.window = max([self.window, *(int(getattr(p.model, "min_history", 1)) for p in self.parts if p.kind == "statistical")])
 
     def __repr__(self) -> str:
         return (f"Forecaster({self.path!r}: {self.target!r} from {self.columns}, window {self.window}, "

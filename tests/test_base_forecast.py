@@ -4,6 +4,8 @@ forecasts beside a study and their deployment, and one budget: against hand comp
 from __future__ import annotations
 
 import json
+import pickle
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -180,3 +182,29 @@ def test_one_budget_covers_search_retraining_and_statistical_forecasts(tmp_path)
     spent = r.final.cpu_seconds
     assert 0.5 * left <= spent <= left + 4 * (epoch + 0.2)  # 4 trainings, each at most an epoch (and its measuring) past
     assert searched + stats + spent <= budget * 1.1 + 4 * (epoch + 0.2)
+
+
+def test_a_statistical_export_backtests_with_the_history_its_model_needs(tmp_path):
+    """Ridge reads seven seasons (168 hourly rows), more than the study's window of 8: predict and backtest give it that
+    history (the backtest's windows start later), and each backtest forecast is the model's own from its origin."""
+    csv = _seasonal_csv(tmp_path / "r.csv", noise=0.2)
+    db = str(tmp_path / "r.db")
+    r = seqnas.search({"family": "rnn-macro", "params": ONE_NET}, csv=str(csv), target="y", time_column="time", window=8,
+                      horizon=3, strategy="grid", trials=1, seed=0, train={"max_epochs": 1, "patience": 1}, final_repeats=1,
+                      final_top=1, db=db, study="r", progress=False)
+    assert "ridge" in r.statistical
+    meta = export_study("r", db, tmp_path / "out", ensemble="selection")
+    assert meta["kind"] == "statistical"
+    # Whatever won, deploy the ridge: its fitted model from the study, as an export of kind "statistical" holds it.
+    ridge_file = next(Path(db + ".checkpoints").rglob("statistical-ridge.pkl"))
+    (tmp_path / "out" / "model.pkl").write_bytes(ridge_file.read_bytes())
+    fitted = pickle.loads(ridge_file.read_bytes())
+    assert fitted.min_history == 168 > meta["window"]
+    df = pd.read_csv(csv)
+    y = df["y"].to_numpy()
+    f = seqnas.load_model(tmp_path / "out")
+    np.testing.assert_allclose(f.predict(df)["forecast"].to_numpy(), fitted.forecast(y), rtol=1e-9)
+    bt = f.backtest(df)
+    assert bt.windows == len(y) - 168 - 3 + 1
+    last = bt.forecasts[bt.forecasts["window"] == bt.windows - 1]["forecast"].to_numpy()
+    np.testing.assert_allclose(last, fitted.forecast(y[: len(y) - 3]), rtol=1e-9)
