@@ -36,6 +36,9 @@ from typing import Any
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import peer  # noqa: E402 - bench/peer.py: the measured child process, one definition for both benches
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 RUNS = RESULTS / "forecasters"
@@ -92,25 +95,14 @@ def say(msg: str) -> None:
 
 
 def run_measured(cmd: list[str], log: Path) -> dict[str, Any]:
-    """Run ``cmd`` to its end; its CPU-seconds (user + system, with its reaped children) from ``os.wait4``."""
-    log.parent.mkdir(parents=True, exist_ok=True)
+    """``bench/peer.py``'s measurement (whole-process CPU from ``os.wait4``), one thread, no PYTHONPATH."""
     env = dict(os.environ, **ONE_THREAD, PYTHONUNBUFFERED="1")
     env.pop("PYTHONPATH", None)
-    t0 = time.monotonic()
-    with open(log, "w") as f:
-        f.write("$ " + " ".join(shlex.quote(c) for c in cmd) + "\n")
-        f.flush()
-        p = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
-        _, status, ru = os.wait4(p.pid, 0)
-    return {"rc": os.waitstatus_to_exitcode(status), "cpu_seconds": ru.ru_utime + ru.ru_stime, "user_seconds": ru.ru_utime,
-            "system_seconds": ru.ru_stime, "wall_seconds": time.monotonic() - t0, "max_rss_mb": ru.ru_maxrss / 1024}
+    return peer.run_measured(cmd, log, ROOT, env)
 
 
 def tail(path: Path, n: int = 12) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
-    except OSError:
-        return ""
+    return peer.tail(path, n)
 
 
 def mse(f: np.ndarray, y: np.ndarray) -> dict[str, Any]:

@@ -43,10 +43,6 @@ def stored(storage: Storage, row: StudyRow) -> dict[str, dict[str, Any]]:
     return dict((storage.get_state(row, STATE_KEY) or {}).get("models") or {})
 
 
-def cpu_seconds(storage: Storage, row: StudyRow) -> float:
-    return float(sum(float(m.get("cpu_seconds") or 0.0) for m in stored(storage, row).values()))
-
-
 def run_statistical(storage: Storage, row: StudyRow, task: TaskSpec) -> dict[str, dict[str, Any]]:
     """Score the statistical forecasts on the study's target rows and store them (once: what is stored is kept)."""
     state = storage.get_state(row, STATE_KEY)
@@ -79,4 +75,5 @@ def best(models: dict[str, dict[str, Any]]) -> tuple[str, dict[str, Any]] | None
 
 
 def load_fitted(folder: Path, entry: dict[str, Any]) -> Any:
+    """A stored statistical forecast's fitted model (``seqnas.statistical.Fitted``), unpickled from its file."""
     return pickle.loads((folder / str(entry["file"])).read_bytes())

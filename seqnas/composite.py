@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from seqnas.candidates import load_fitted
 from seqnas.evaluation.metrics import split_errors
 from seqnas.evaluation.training import unscale
 from seqnas.models import build
@@ -85,14 +86,10 @@ seqnas.statistical; a pickle: load only exports you trust).
 def export_statistical(study: str, result: Any, out: Path, folder: Path, top: tuple[str, dict[str, Any]],
                         net: dict[str, Any], step: Any, naive: float | None) -> dict[str, Any]:
     """Deploy a statistical forecast (its fitted model pickled as model.pkl) with what predict needs."""
-    import shutil
-
-    from seqnas.evaluation.metrics import split_errors
-
     name, entry = top
     task = result.settings.task
     data = load_task(task)
-    fitted = pickle.loads((folder / str(entry["file"])).read_bytes())
+    fitted = load_fitted(folder, entry)
     metrics: dict[str, Any] = {"val_mse": entry["val_mse"], "test_mse": entry["test_mse"]}
     series = np.asarray(data.series, dtype=np.float64)
     for split in ("val", "test"):

@@ -14,7 +14,6 @@ that measure them, so its validation figure is optimistic: the test figure besid
 
 from __future__ import annotations
 
-import pickle
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from seqnas.candidates import load_fitted
 from seqnas.evaluation.training import forecast
 from seqnas.final import candidates
 from seqnas.models import build
@@ -69,7 +69,7 @@ def pool(result: Any, records: Any, runs: dict[str, dict[str, dict[str, Any]]], 
         for name, entry in sorted(result.statistical.items()):
             if not entry.get("file") or not (folder / str(entry["file"])).is_file():
                 continue
-            fitted = pickle.loads((folder / str(entry["file"])).read_bytes())
+            fitted = load_fitted(folder, entry)
             scaled = []
             for split in ("val", "test"):
                 rows = base.target_rows(split)

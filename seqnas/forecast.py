@@ -185,11 +185,14 @@ class Forecaster:
         from seqnas.evaluation.training import forecast, unscale
 
         total = np.zeros((len(origins), self.horizon), dtype=np.float64)
+        inputs: dict[tuple[str, ...], np.ndarray] = {}  # the scaled rows, once per set of calendar inputs, not per part
         for part in self.parts:
             if part.kind == "statistical":
                 out = np.asarray(part.model.forecast_origins(d.values[:, 0], origins), dtype=np.float64)
             else:
-                X = self._inputs(d, part.calendar)[origins[:, None] - part.window + 1 + np.arange(part.window)[None, :]]
+                if part.calendar not in inputs:
+                    inputs[part.calendar] = self._inputs(d, part.calendar)
+                X = inputs[part.calendar][origins[:, None] - part.window + 1 + np.arange(part.window)[None, :]]
                 out = unscale(forecast(part.model, X), self.mean[0], self.std[0])
             total += part.weight * out
         return total
