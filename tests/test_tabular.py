@@ -4,6 +4,8 @@ table runs in seconds."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 import seqnas
@@ -157,7 +159,10 @@ def test_the_cli_searches_the_table(tmp_path):
     done = run(["search", "--task", "bench:co2", "--space", "rnn-macro-272", "--strategy", "hyperband", "--cpu-seconds", "20",
                 "--max-epochs", "30", "--patience", "5", "--final-repeats", "1", "--study", "t", "--db", db, "--no-progress"])
     assert done.returncode == 0, done.stderr
-    assert "task=bench:co2" in done.stdout and "retrained 1 times with fresh seeds" in done.stdout
+    # "retrained 1 times ...", or "retrained (trial #N, best of the top candidates) 1 times ..." where the selection is
+    # not the search's best (the strategy's own CPU is charged, so how many trials fit varies).
+    assert "task=bench:co2" in done.stdout
+    assert re.search(r"retrained( \(trial #\d+, best of the top candidates\))? 1 times with fresh seeds", done.stdout)
     # What the study holds: every trial is a recorded training of its architecture (read here from the shipped
     # file), cut at its rung, charged the recorded CPU-seconds of the epochs it added; the simulated CPU ends it at 20.
     table = recorded("co2")
